@@ -1,0 +1,83 @@
+"""``workbench`` command line: train, evaluate and list models.
+
+workbench train --preset small --out runs/small --max-minutes 120
+workbench eval othello --games 2000 --policy random
+workbench models
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+
+from workbench.training.train import TrainConfig
+
+
+def _train(args: argparse.Namespace) -> None:
+    from workbench.training import PRESETS, train
+
+    if args.preset not in PRESETS:
+        raise SystemExit(f"Unknown preset {args.preset!r}; choose from {sorted(PRESETS)}.")
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in fields(TrainConfig)
+        if f.name != "model" and getattr(args, f.name, None) is not None
+    }
+    cfg = TrainConfig(model=PRESETS[args.preset], out_dir=args.out, **overrides)
+    state = train(cfg)
+    sys.stdout.write(json.dumps({"step": state.step, "best_top1": state.best_top1}) + "\n")
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from workbench.evaluation import evaluate_legal_moves, held_out_games
+    from workbench.models import load_model
+
+    model = load_model(args.model) if args.path is None else load_model(args.model, path=args.path)
+    games = held_out_games(args.games, policy=args.policy)
+    metrics = evaluate_legal_moves(model, games).to_dict()
+    sys.stdout.write(json.dumps({"model": args.model, "policy": args.policy, **metrics}) + "\n")
+
+
+def _models(args: argparse.Namespace) -> None:
+    from workbench.models import list_models
+
+    for entry in list_models():
+        sys.stdout.write(f"{entry.name:16s} {entry.status:12s} {entry.description}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train (or resume) an OthelloGPT")
+    p.add_argument("--preset", default="default")
+    p.add_argument("--out", required=True, help="run folder; an existing run is resumed")
+    none_default_types = {"max_minutes": float, "threads": int}
+    for f in fields(TrainConfig):
+        if f.name in ("model", "out_dir"):
+            continue
+        if f.name == "compile":
+            p.add_argument("--compile", action="store_true", default=None)
+            continue
+        kind = none_default_types.get(f.name, type(f.default))
+        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind)
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("eval", help="legal-move accuracy of a model on held-out games")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--path", default=None, help="local weights file for a published model")
+    p.add_argument("--games", type=int, default=2000)
+    p.add_argument("--policy", choices=["random", "greedy"], default="random")
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("models", help="list the models the workbench knows")
+    p.set_defaults(func=_models)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""How well does a model play legal Othello? Scored against the exact engine.
+
+For every input position with a next move, the engine knows the legal set exactly:
+
+1. top-1 legal: the argmax move is legal;
+2. legal mass: total predicted probability on legal moves;
+3. exact set: the top-N moves are exactly the legal set, N = the number of legal moves
+   (the set version of Li et al.'s top-N error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from jaxtyping import Bool, Float
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from workbench.othello.engine import GameRecord, play_games
+from workbench.othello.tokens import model_inputs, next_move_targets
+
+#: Seed of the held-out games; training seeds draw from a different stream.
+EVAL_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class LegalMoveMetrics:
+    top1_legal: float  # fraction of positions whose argmax move is legal
+    legal_mass: float  # mean probability on legal moves
+    exact_set: float  # fraction of positions whose top-N moves are exactly the legal set
+    n_positions: int
+    n_games: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def held_out_games(
+    n_games: int = 2000,
+    *,
+    policy: Literal["random", "greedy"] = "random",
+    seed: int = EVAL_SEED,
+) -> GameRecord:
+    """Games never drawn in training (a separate seed), for evaluation."""
+    return play_games(n_games=n_games, policy=policy, rng=np.random.default_rng([seed, 7]))
+
+
+def score_logits(
+    logits: Float[Tensor, "batch pos d_vocab"], legal: Bool[Tensor, "batch pos d_vocab"]
+) -> dict[str, Tensor]:
+    """Per-position scores (only positions with at least one legal move are returned)."""
+    has_move = legal.any(dim=-1)
+    logits, legal = logits[has_move].float(), legal[has_move]
+    probs = logits.softmax(dim=-1)
+    top1 = legal.gather(-1, logits.argmax(dim=-1, keepdim=True)).squeeze(-1)
+    n_legal = legal.sum(dim=-1)
+    ranks = logits.argsort(dim=-1, descending=True).argsort(dim=-1)
+    in_top_n = ranks < n_legal[:, None]
+    exact = (in_top_n == legal).all(dim=-1)
+    return {"top1": top1, "mass": (probs * legal).sum(-1), "exact": exact}
+
+
+@torch.inference_mode()
+def evaluate_legal_moves(
+    model: HookedTransformer, games: GameRecord, *, batch_size: int = 500
+) -> LegalMoveMetrics:
+    """Score ``model`` on ``games`` against the exact legal-move sets."""
+    device = model.cfg.device
+    tokens = torch.from_numpy(model_inputs(games))
+    legal = torch.from_numpy(next_move_targets(games))
+    sums = {"top1": 0.0, "mass": 0.0, "exact": 0.0}
+    n = 0
+    for start in range(0, games.n_games, batch_size):
+        logits = model(tokens[start : start + batch_size].to(device))
+        scores = score_logits(logits, legal[start : start + batch_size].to(device))
+        for key in sums:
+            sums[key] += scores[key].float().sum().item()
+        n += scores["top1"].numel()
+    return LegalMoveMetrics(
+        top1_legal=sums["top1"] / n,
+        legal_mass=sums["mass"] / n,
+        exact_set=sums["exact"] / n,
+        n_positions=n,
+        n_games=games.n_games,
+    )

@@ -1,0 +1,75 @@
+"""Architecture of an OthelloGPT, as a small dataclass that maps onto TransformerLens."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+from workbench.othello.tokens import D_VOCAB, N_CTX
+
+
+@dataclass(frozen=True)
+class OthelloGPTConfig:
+    """A GPT-2-style decoder over the 61 Othello tokens. Defaults: the shipped default."""
+
+    n_layers: int = 6  # the published model has 8
+    d_model: int = 256  # residual stream width (published: 512)
+    n_heads: int = 8  # attention heads per layer
+    d_mlp: int = 1024  # MLP hidden width, 4 * d_model as in GPT-2
+    act_fn: Literal["gelu", "relu"] = "gelu"  # the published model uses GELU
+    normalization_type: Literal["LN", "LNPre"] = "LN"  # LNPre: LN with weights folded in
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})."
+            )
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.n_heads
+
+    def to_hooked(self, *, seed: int | None = None, device: str = "cpu") -> HookedTransformerConfig:
+        return HookedTransformerConfig(
+            n_layers=self.n_layers,
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            d_head=self.d_head,
+            d_mlp=self.d_mlp,
+            d_vocab=D_VOCAB,
+            n_ctx=N_CTX,
+            act_fn=self.act_fn,
+            normalization_type=self.normalization_type,
+            seed=seed,
+            device=device,
+        )
+
+    def build(self, *, seed: int | None = None, device: str = "cpu") -> HookedTransformer:
+        """A freshly (randomly) initialised model of this architecture."""
+        return HookedTransformer(self.to_hooked(seed=seed, device=device))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> OthelloGPTConfig:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(
+                f"Unknown OthelloGPT config keys {sorted(unknown)}; valid keys: {sorted(known)}."
+            )
+        return cls(**data)
+
+    @property
+    def n_params(self) -> int:
+        per_layer = 4 * self.d_model**2 + 2 * self.d_model * self.d_mlp
+        return self.n_layers * per_layer + 2 * D_VOCAB * self.d_model + N_CTX * self.d_model
+
+
+#: The architecture of Li et al.'s published OthelloGPT (TransformerLens ``othello-gpt``).
+PUBLISHED_CONFIG = OthelloGPTConfig(
+    n_layers=8, d_model=512, n_heads=8, d_mlp=2048, normalization_type="LNPre"
+)

@@ -1,0 +1,170 @@
+"""Saving and loading models: safetensors for weights, JSON for config and card.
+
+A saved model is a folder with ``model.safetensors``, ``config.json`` (an
+``OthelloGPTConfig``) and ``card.json`` (how it was made and how well it does). Writes are
+atomic: each file is written beside its target and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from transformer_lens import HookedTransformer
+
+from workbench.models.config import OthelloGPTConfig
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, corrupted or does not match its architecture."""
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: Path, data: dict) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def save_model(
+    model: HookedTransformer,
+    config: OthelloGPTConfig,
+    folder: Path,
+    *,
+    card: dict | None = None,
+    dtype: torch.dtype = torch.float32,
+    max_shard_bytes: int | None = None,
+) -> None:
+    """Save weights, config and (optionally) the model card into ``folder``.
+
+    With ``max_shard_bytes``, weights larger than that are split into
+    ``model-0000i-of-0000n.safetensors`` files listed in ``model.safetensors.index.json``
+    (the Hugging Face convention), so no single file is large.
+    """
+    folder = Path(folder)
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    shards = _split(state, max_shard_bytes) if max_shard_bytes else [state]
+    if len(shards) == 1:
+        atomic_write(folder / WEIGHTS, lambda p: save_file(shards[0], str(p)))
+    else:
+        weight_map = {}
+        for i, shard in enumerate(shards, start=1):
+            name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+            atomic_write(folder / name, lambda p, shard=shard: save_file(shard, str(p)))
+            weight_map.update({k: name for k in shard})
+        write_json(folder / SHARD_INDEX, {"weight_map": weight_map})
+    write_json(folder / "config.json", config.to_dict())
+    if card is not None:
+        write_json(folder / "card.json", card)
+
+
+WEIGHTS = "model.safetensors"
+SHARD_INDEX = "model.safetensors.index.json"
+
+
+def _split(state: dict[str, torch.Tensor], max_bytes: int) -> list[dict[str, torch.Tensor]]:
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for key, tensor in state.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > max_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][key] = tensor
+        size += nbytes
+    return shards
+
+
+def load_folder_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """Weights of a model folder, single-file or sharded."""
+    folder = Path(folder)
+    index = folder / SHARD_INDEX
+    if index.exists():
+        names = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        state: dict[str, torch.Tensor] = {}
+        for name in names:
+            state.update(load_state_dict(folder / name))
+        return state
+    return load_state_dict(folder / WEIGHTS)
+
+
+def read_config(folder: Path) -> OthelloGPTConfig:
+    path = Path(folder) / "config.json"
+    if not path.exists():
+        raise ModelFileError(
+            f"No config.json in {folder}: a saved model folder holds "
+            "model.safetensors, config.json and card.json."
+        )
+    try:
+        return OthelloGPTConfig.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError) as err:
+        raise ModelFileError(f"{path} is not a valid OthelloGPT config: {err}") from err
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Load tensors from safetensors, or a torch file without unpickling arbitrary code."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"Weights file {path} does not exist.")
+    try:
+        if path.suffix == ".safetensors":
+            return load_file(str(path))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (SafetensorError, RuntimeError, OSError, EOFError, ValueError) as err:
+        raise ModelFileError(f"Could not read weights from {path} (corrupted?): {err}") from err
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelFileError(f"{path} does not hold a flat state dict of tensors.")
+    return state
+
+
+def model_from_state_dict(
+    config: OthelloGPTConfig, state: dict[str, torch.Tensor], *, source: str
+) -> HookedTransformer:
+    """Build the architecture and load ``state`` into it strictly, with a clear error."""
+    model = config.build()
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    # TransformerLens buffers (attention masks, IGNORE) may legitimately be absent.
+    missing = [k for k in missing if not k.endswith(("mask", "IGNORE"))]
+    wrong_shape = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
+    if missing or unexpected or wrong_shape:
+        raise ModelFileError(
+            f"Weights in {source} do not match the architecture {config}: "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shapes {wrong_shape[:5]}."
+        )
+    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    return model.eval()
+
+
+def load_model_folder(folder: Path) -> HookedTransformer:
+    """Load a model saved with ``save_model``: a ``HookedTransformer`` in eval mode on CPU."""
+    folder = Path(folder)
+    config = read_config(folder)
+    state = load_folder_weights(folder)
+    return model_from_state_dict(config, state, source=str(folder))
+
+
+def read_card(folder: Path) -> dict:
+    path = Path(folder) / "card.json"
+    return json.loads(path.read_text()) if path.exists() else {}

@@ -1,0 +1,159 @@
+"""Which models the workbench knows, and how each is loaded.
+
+Shipped models live in ``data/models/<folder>`` (safetensors + config + card) and load with
+no network. The published OthelloGPT (Li et al. 2023, ported to TransformerLens as
+``othello-gpt``) is loaded by the real code: from the Hugging Face Hub when it is reachable,
+from the local Hub cache, or from a weights file you give. Its ``.pth`` file is read with
+``torch.load(weights_only=True)``, never unpickled freely.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from transformer_lens import HookedTransformer
+
+from workbench.models.config import PUBLISHED_CONFIG, OthelloGPTConfig
+from workbench.models.io import (
+    ModelFileError,
+    load_model_folder,
+    load_state_dict,
+    model_from_state_dict,
+)
+
+DATA_DIR = Path(__file__).resolve().parents[3] / "data"
+MODELS_DIR = DATA_DIR / "models"
+PUBLISHED_REPO = "Baidicoot/Othello-GPT-Transformer-Lens"  # TransformerLens's source
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    kind: Literal["shipped", "published"]
+    description: str
+    folder: str | None = None  # under data/models, for shipped models
+
+    @property
+    def path(self) -> Path | None:
+        return MODELS_DIR / self.folder if self.folder else None
+
+    @property
+    def status(self) -> str:
+        if self.kind == "shipped":
+            return "shipped" if (self.path / "config.json").exists() else "missing"
+        return "needs-download"
+
+
+REGISTRY: dict[str, ModelEntry] = {
+    e.name: e
+    for e in [
+        ModelEntry(
+            "othello",
+            "shipped",
+            "Default OthelloGPT: 4 layers, d_model 128, trained on this project's CPU",
+            "othello-gpt-cpu",
+        ),
+        ModelEntry(
+            "othello-gpt-8l",
+            "shipped",
+            "OthelloGPT of the published size (8 layers, d_model 512), trained on a GPU, fp16",
+            "othello-gpt-8l",
+        ),
+        ModelEntry(
+            "othello-gpt",
+            "published",
+            "Li et al.'s published OthelloGPT via TransformerLens (needs the Hub or a local file)",
+        ),
+    ]
+}
+
+
+def list_models() -> list[ModelEntry]:
+    """Every model ``load_model`` accepts, with whether it is available offline."""
+    return list(REGISTRY.values())
+
+
+def model_card(name: str = "othello") -> dict:
+    """The card of a shipped model: architecture, training, hardware and measured figures."""
+    entry = _entry(name)
+    if entry.kind != "shipped":
+        raise ValueError(f"{name!r} is not a shipped model and has no card here.")
+    return json.loads((entry.path / "card.json").read_text())
+
+
+def load_model(
+    name: str = "othello", *, path: str | Path | None = None, cache_dir: str | Path | None = None
+) -> HookedTransformer:
+    """Load a model by name as a ``HookedTransformer`` in eval mode on the CPU.
+
+    ``path``: a local weights file (``.pth`` or ``.safetensors``) for a published model, or
+    a saved model folder for any name. ``cache_dir``: the Hugging Face cache to look in.
+    """
+    entry = _entry(name)
+    if path is not None and Path(path).is_dir():
+        return load_model_folder(Path(path))
+    if entry.kind == "shipped":
+        if entry.status == "missing":
+            raise ModelFileError(
+                f"Model {name!r} should be shipped in {entry.path}, but it is not there: "
+                "is this a full clone of the repository?"
+            )
+        return load_model_folder(entry.path)
+    if path is not None:
+        return _published_from_file(Path(path))
+    return _published_from_hub(cache_dir)
+
+
+def _entry(name: str) -> ModelEntry:
+    if name not in REGISTRY:
+        raise ValueError(f"Unknown model {name!r}. Known models: {sorted(REGISTRY)}.")
+    return REGISTRY[name]
+
+
+def _published_config(config_json: Path | None) -> OthelloGPTConfig:
+    """The architecture from the repository's config.json, else the known published one."""
+    if config_json is None or not config_json.exists():
+        return PUBLISHED_CONFIG
+    raw = json.loads(config_json.read_text())
+    return OthelloGPTConfig(
+        n_layers=raw["n_layers"],
+        d_model=raw["d_model"],
+        n_heads=raw["n_heads"],
+        d_mlp=raw["d_mlp"],
+        act_fn=raw.get("act_fn", "gelu"),
+        normalization_type=raw.get("normalization_type", "LNPre"),
+    )
+
+
+def _published_from_file(weights: Path, config_json: Path | None = None) -> HookedTransformer:
+    state = load_state_dict(weights)
+    return model_from_state_dict(_published_config(config_json), state, source=str(weights))
+
+
+def _published_from_hub(cache_dir: str | Path | None) -> HookedTransformer:
+    """Fetch (or find in the local cache) the published checkpoint and load it safely."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    patterns = ["*final.pth", "config.json"]
+    kwargs = {"repo_id": PUBLISHED_REPO, "allow_patterns": patterns, "cache_dir": cache_dir}
+    try:
+        try:
+            folder = Path(snapshot_download(**kwargs))
+        except (OSError, HfHubHTTPError, LocalEntryNotFoundError):
+            folder = Path(snapshot_download(**kwargs, local_files_only=True))
+    except (OSError, HfHubHTTPError, LocalEntryNotFoundError) as err:
+        raise ModelFileError(
+            "The published OthelloGPT could not be fetched: the Hugging Face Hub is not "
+            "reachable and it is not in the local cache. On a machine with network access, "
+            f"download the '*final.pth' file of the Hub repository {PUBLISHED_REPO} and pass "
+            "it here: load_model('othello-gpt', path='.../synthetic_model_final.pth') "
+            f"(or copy the Hub cache, then pass cache_dir=...). Underlying error: {err}"
+        ) from err
+    weights = sorted(folder.glob("*final.pth"))
+    if not weights:
+        raise ModelFileError(f"No '*final.pth' weights in the downloaded snapshot {folder}.")
+    return _published_from_file(weights[0], folder / "config.json")

@@ -1,0 +1,312 @@
+"""Train an OthelloGPT on fresh synthetic games: resumable, logged, checkpointed atomically.
+
+1. Each step draws ``batch_games`` new random games, seeded by (seed, step), so a resumed
+   run sees exactly the batches an uninterrupted one would.
+2. The loss is the cross-entropy against the exact next-move distribution (uniform over
+   the legal moves), which removes the noise of the one sampled move.
+3. AdamW, linear warm-up then cosine decay; gradient clipping.
+4. Every ``eval_every`` steps: legal-move metrics on held-out games, written to
+   ``metrics.jsonl``; the best model so far is saved to ``best/`` (a loadable model folder).
+5. Every ``checkpoint_every`` steps (and on stop): weights, optimiser and progress to a new
+   ``ckpt-<step>/`` folder, then ``latest.json`` is atomically pointed at it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from tqdm.auto import tqdm
+
+from workbench.evaluation import evaluate_legal_moves, held_out_games
+from workbench.models.config import OthelloGPTConfig
+from workbench.models.io import atomic_write, load_state_dict, save_model, write_json
+from workbench.training.data import Batch, make_batch
+
+
+@dataclass
+class TrainConfig:
+    model: OthelloGPTConfig = field(default_factory=OthelloGPTConfig)
+    out_dir: str = "runs/othello"  # checkpoints, metrics.jsonl, best/ model folder
+    batch_games: int = 128  # games per step; each gives 59 positions
+    max_steps: int = 30_000  # length of the LR schedule; training stops here
+    max_minutes: float | None = None  # stop (resumably) after this much wall time
+    lr: float = 1e-3  # peak learning rate
+    min_lr_ratio: float = 0.05  # cosine decays to lr * min_lr_ratio
+    warmup_steps: int = 300
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    target: Literal["exact", "sampled"] = "exact"  # next-move distribution or sampled move
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast for the forward pass
+    compile: bool = False  # torch.compile the model
+    threads: int | None = None  # torch CPU threads; None keeps torch's default
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: cuda when available
+    save_dtype: Literal["float32", "float16"] = "float32"  # dtype of the best/ model
+    data_workers: int = 0  # processes generating games ahead of the GPU (0: in-line)
+    eval_every: int = 500
+    eval_games: int = 1000  # held-out games scored at each evaluation
+    checkpoint_every: int = 500
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def save_dtype_torch(self) -> torch.dtype:
+        return getattr(torch, self.save_dtype)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        data = dict(data)
+        data["model"] = OthelloGPTConfig.from_dict(data["model"])
+        return cls(**data)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+
+
+def loss_fn(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Cross-entropy against the target distribution, averaged over positions with a move."""
+    log_probs = logits.float().log_softmax(dim=-1)
+    per_position = -(batch.targets * log_probs).sum(dim=-1)
+    return per_position[batch.mask].mean()
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for, but no CUDA device is available.")
+    return device
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    elapsed_s: float = 0.0  # wall time across all resumes
+    best_top1: float = -1.0
+    best_step: int = -1
+
+
+class Trainer:
+    """Owns the model, optimiser and run folder; ``run()`` trains until a stop condition."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.out = Path(cfg.out_dir)
+        self.device = resolve_device(cfg.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        if self.device == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls on the GPU
+        self._check_run_folder()
+        self.model = cfg.model.build(seed=cfg.seed, device=self.device)
+        self.model.train()
+        decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2 and "W_" in n]
+        no_decay = [p for n, p in self.model.named_parameters() if not (p.ndim >= 2 and "W_" in n)]
+        self.optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": cfg.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=cfg.lr,
+            betas=(0.9, 0.98),
+        )
+        self.state = TrainState()
+        self._resume()
+        self.forward = torch.compile(self.model) if cfg.compile else self.model
+        self.eval_games = held_out_games(cfg.eval_games, seed=cfg.seed + 10_000)
+
+    # -- run folder -------------------------------------------------------------------
+    def _check_run_folder(self) -> None:
+        saved = self.out / "train_config.json"
+        if saved.exists():
+            previous = json.loads(saved.read_text())
+            comparable = {k: v for k, v in previous.items() if k not in _RESUMABLE_CHANGES}
+            current = {k: v for k, v in self.cfg.to_dict().items() if k not in _RESUMABLE_CHANGES}
+            if comparable != current:
+                diff = {
+                    k: (comparable.get(k), v) for k, v in current.items() if comparable.get(k) != v
+                }
+                raise ValueError(
+                    f"{self.out} holds a run with a different config (old, new): {diff}. "
+                    "Resume with the same settings, or choose a new out_dir."
+                )
+        write_json(saved, self.cfg.to_dict())
+
+    def _resume(self) -> None:
+        pointer = self.out / "latest.json"
+        if not pointer.exists():
+            return
+        folder = self.out / json.loads(pointer.read_text())["checkpoint"]
+        self.model.load_state_dict(load_state_dict(folder / "model.safetensors"), strict=False)
+        opt_state = torch.load(folder / "optimizer.pt", map_location=self.device, weights_only=True)
+        self.optimizer.load_state_dict(opt_state)
+        self.state = TrainState(**json.loads((folder / "state.json").read_text()))
+
+    def save_checkpoint(self) -> None:
+        folder = self.out / f"ckpt-{self.state.step:07d}"
+        save_model(self.model, self.cfg.model, folder)
+        atomic_write(
+            folder / "optimizer.pt",
+            lambda p: torch.save(self.optimizer.state_dict(), p),
+        )
+        write_json(folder / "state.json", asdict(self.state))
+        write_json(self.out / "latest.json", {"checkpoint": folder.name})
+        for old in self.out.glob("ckpt-*"):
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def log(self, record: dict) -> None:
+        with open(self.out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # -- training ---------------------------------------------------------------------
+    def evaluate(self) -> dict:
+        self.model.eval()
+        metrics = evaluate_legal_moves(self.model, self.eval_games).to_dict()
+        self.model.train()
+        if metrics["top1_legal"] > self.state.best_top1:
+            self.state.best_top1, self.state.best_step = (
+                metrics["top1_legal"],
+                self.state.step,
+            )
+            card = self.card(metrics)
+            save_model(
+                self.model,
+                self.cfg.model,
+                self.out / "best",
+                card=card,
+                dtype=self.cfg.save_dtype_torch,
+                max_shard_bytes=15 * 2**20,
+            )
+        return metrics
+
+    def card(self, metrics: dict) -> dict:
+        return {
+            "architecture": self.cfg.model.to_dict(),
+            "n_params": sum(p.numel() for p in self.model.parameters()),
+            "step": self.state.step,
+            "games_seen": self.state.step * self.cfg.batch_games,
+            "tokens_seen": self.state.step * self.cfg.batch_games * 59,
+            "wall_time_s": round(self.state.elapsed_s, 1),
+            "hardware": _hardware(self.device),
+            "train_config": self.cfg.to_dict(),
+            "eval_during_training": metrics,
+        }
+
+    def _batches(self):
+        """Batches for steps ``state.step`` onwards, in order, prefetched by worker processes."""
+        steps = range(self.state.step, self.cfg.max_steps)
+        dataset = _StepBatches(self.cfg.batch_games, self.cfg.seed, self.cfg.target)
+        return torch.utils.data.DataLoader(
+            dataset,
+            batch_size=None,
+            sampler=steps,
+            num_workers=self.cfg.data_workers,
+            collate_fn=lambda b: b,
+            pin_memory=self.device == "cuda",
+            prefetch_factor=4 if self.cfg.data_workers else None,
+            persistent_workers=False,
+        )
+
+    def train_step(self, batch: Batch) -> float:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(self.state.step, self.cfg)
+        autocast = torch.autocast(
+            device_type=self.device,
+            dtype=torch.bfloat16,
+            enabled=self.cfg.precision == "bf16",
+        )
+        with autocast:
+            logits = self.forward(batch.tokens)
+        loss = loss_fn(logits, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        return loss.item()
+
+    def run(self) -> TrainState:
+        cfg = self.cfg
+        start_wall, start_elapsed = time.perf_counter(), self.state.elapsed_s
+        bar = tqdm(total=cfg.max_steps, initial=self.state.step, desc="train", smoothing=0.05)
+        window_t, window_steps, loss = time.perf_counter(), 0, float("nan")
+        batches = iter(self._batches())
+        while self.state.step < cfg.max_steps:
+            batch = next(batches)
+            loss = self.train_step(batch.to(self.device, non_blocking=True))
+            self.state.step += 1
+            window_steps += 1
+            self.state.elapsed_s = start_elapsed + time.perf_counter() - start_wall
+            bar.update(1)
+            done = self.state.step >= cfg.max_steps
+            out_of_time = cfg.max_minutes is not None and (
+                time.perf_counter() - start_wall > 60 * cfg.max_minutes
+            )
+            if self.state.step % cfg.eval_every == 0 or done or out_of_time:
+                dt = time.perf_counter() - window_t
+                record = {
+                    "step": self.state.step,
+                    "games_seen": self.state.step * cfg.batch_games,
+                    "wall_s": round(self.state.elapsed_s, 1),
+                    "loss": loss,
+                    "lr": lr_at(self.state.step, cfg),
+                    "tokens_per_s": window_steps * cfg.batch_games * 59 / dt,
+                    **{f"eval_{k}": v for k, v in self.evaluate().items()},
+                }
+                self.log(record)
+                bar.set_postfix(loss=f"{loss:.4f}", top1=f"{record['eval_top1_legal']:.4f}")
+                window_t, window_steps = time.perf_counter(), 0
+            if self.state.step % cfg.checkpoint_every == 0 or done or out_of_time:
+                self.save_checkpoint()
+            if out_of_time:
+                break
+        bar.close()
+        return self.state
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Map-style dataset: item ``step`` is the batch of that training step."""
+
+    def __init__(self, batch_games: int, seed: int, target: str):
+        self.batch_games, self.seed, self.target = batch_games, seed, target
+
+    def __getitem__(self, step: int) -> Batch:
+        return make_batch(self.batch_games, seed=self.seed, step=step, target=self.target)
+
+
+#: Settings that may change between a run and its resumption.
+_RESUMABLE_CHANGES = {
+    "max_minutes",
+    "threads",
+    "eval_every",
+    "checkpoint_every",
+    "compile",
+    "device",
+    "data_workers",
+    "save_dtype",
+}
+
+
+def _hardware(device: str) -> str:
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def train(cfg: TrainConfig) -> TrainState:
+    """Train (or resume) the run in ``cfg.out_dir``."""
+    return Trainer(cfg).run()
