@@ -15,12 +15,18 @@ from typing import Literal
 
 import numpy as np
 import torch
-from jaxtyping import Bool, Float
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from workbench.othello.engine import GameRecord, play_games
-from workbench.othello.tokens import model_inputs, next_move_targets
+from workbench.othello.tokens import (
+    N_CTX,
+    TOKEN_TO_SQUARE,
+    encode,
+    model_inputs,
+    next_move_targets,
+)
 
 #: Seed of the held-out games; training seeds draw from a different stream.
 EVAL_SEED = 2**31 - 1
@@ -86,3 +92,26 @@ def evaluate_legal_moves(
         n_positions=n,
         n_games=games.n_games,
     )
+
+
+@torch.inference_mode()
+def next_move_probabilities(
+    model: HookedTransformer, moves: Int[np.ndarray, " move"]
+) -> Float[np.ndarray, "state 64"]:
+    """The model's next-move distribution over squares at every state of one game.
+
+    Row ``t`` is the prediction for move ``t`` after reading moves ``0..t-1``; row 0 (no
+    input yet) and states past the model's 59-token context are NaN. The pass token's
+    probability is left out, so a row sums to at most 1.
+    """
+    moves = np.asarray(moves, dtype=np.int64)
+    moves = moves[moves >= 0]
+    out = np.full((len(moves) + 1, 64), np.nan, dtype=np.float32)
+    tokens = encode(moves[:N_CTX])
+    if len(tokens) == 0:
+        return out
+    logits = model(torch.from_numpy(tokens)[None].to(model.cfg.device))[0]
+    probs = logits.float().softmax(-1).cpu().numpy()
+    out[1 : len(tokens) + 1] = 0.0
+    out[1 : len(tokens) + 1, TOKEN_TO_SQUARE[1:]] = probs[:, 1:]
+    return out

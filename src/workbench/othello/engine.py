@@ -136,8 +136,9 @@ class GameRecord:
     """Every game of a batch, position by position.
 
     State ``t`` (0..60) is the board before move ``t`` (state 60: after the last possible
-    move). ``player[:, t]`` is the player to move at state ``t`` once passes are resolved;
-    when ``legal[:, t] == 0`` the game is over (or the given sequence stopped) at ``t``.
+    move). ``player[:, t]`` is the player to move at state ``t`` once passes are resolved,
+    and ``legal[:, t]`` their legal moves: 0 once the game is over by the rules. A replayed
+    sequence that stops early keeps the true legal set at its last state, and 0 after it.
     """
 
     moves: Int8[np.ndarray, "game 60"]  # square of move t, -1 once the game has ended
@@ -241,7 +242,9 @@ def play_games(
     ]
     if len(chunks) == 1:
         return chunks[0]
-    return GameRecord(*(np.concatenate(parts) for parts in zip(*(_fields(c) for c in chunks))))
+    return GameRecord(
+        *(np.concatenate(parts) for parts in zip(*(_fields(c) for c in chunks), strict=True))
+    )
 
 
 # Games stepped together: enough to amortise Python, and arrays of 64 KB stay below
@@ -277,7 +280,9 @@ def _play_chunk(moves, n_games: int, policy: str, rng: np.random.Generator, offs
             colour = np.where(passes, np.int8(BLACK + WHITE) - colour, colour).astype(np.int8)
             legal = np.where(passes, legal_other, legal)
             alive &= legal != 0
-        if moves is not None:
+        legal = np.where(alive, legal, _U64(0))  # the true legal set while the game goes on
+        rec["l"][t] = legal
+        if moves is not None:  # a given sequence may stop (-1) before the game is over
             given = moves[:, t] if t < moves.shape[1] else np.full(n_games, -1)
             late = ~alive & (given >= 0)
             if late.any():
@@ -285,11 +290,10 @@ def _play_chunk(moves, n_games: int, policy: str, rng: np.random.Generator, offs
             alive &= given >= 0
         elif t == N_MOVES:
             alive[:] = False
-        legal = np.where(alive, legal, _U64(0))
         is_black = colour == BLACK
         rec["b"][t] = np.where(is_black, mover, other)
         rec["w"][t] = np.where(is_black, other, mover)
-        rec["l"][t], player[t] = legal, colour
+        player[t] = colour
         if not alive.any():
             late = (moves[:, t + 1 :] >= 0).any(axis=1) if moves is not None else [False]
             if np.any(late):
@@ -317,13 +321,13 @@ def _play_chunk(moves, n_games: int, policy: str, rng: np.random.Generator, offs
         colour = np.where(alive, np.int8(BLACK + WHITE) - colour, colour).astype(np.int8)
     rec = {k: np.ascontiguousarray(v.T) for k, v in rec.items()}
     player = np.ascontiguousarray(player.T)
-    # States after the end repeat the final board.
-    ended_at = np.argmax(rec["l"] == 0, axis=1)
-    after = np.arange(N_MOVES + 1)[None, :] > ended_at[:, None]
+    # States after the last move played repeat its board.
+    moves_out = np.ascontiguousarray(out_moves.T)
+    final = (moves_out >= 0).sum(axis=1)[:, None]
+    after = np.arange(N_MOVES + 1)[None, :] > final
     for key in ("b", "w"):
-        final = np.take_along_axis(rec[key], ended_at[:, None], axis=1)
-        rec[key] = np.where(after, final, rec[key])
-    player = np.where(after, np.take_along_axis(player, ended_at[:, None], axis=1), player)
+        rec[key] = np.where(after, np.take_along_axis(rec[key], final, axis=1), rec[key])
+    player = np.where(after, np.take_along_axis(player, final, axis=1), player)
     moves_out = np.ascontiguousarray(out_moves.T)
     return GameRecord(moves_out, rec["b"], rec["w"], player.astype(np.int8), rec["l"], rec["f"])
 

@@ -69,14 +69,12 @@ def play(moves: list[int] | None = None, seed: int | None = None) -> ReferenceGa
         if not legal and legal_squares(board, opponent(player)):
             player = opponent(player)  # pass
             legal = legal_squares(board, player)
-        if moves is not None and len(game.moves) >= len(moves):
-            legal = []  # the given sequence stops here
         game.boards.append(list(board))
         game.players.append(player)
         game.legal.append(legal)
         game.flipped.append(last_flipped)
-        if not legal:
-            return game
+        if not legal or (moves is not None and len(game.moves) >= len(moves)):
+            return game  # over by the rules, or the given sequence stops here
         square = rng.choice(legal) if moves is None else moves[len(game.moves)]
         if square not in legal:
             raise ValueError(f"Illegal move {square}; legal: {legal}")

@@ -1,0 +1,224 @@
+"""Pure plotting functions: data in, ``plotly.graph_objects.Figure`` out, never shown.
+
+The board is drawn as in Othello notation: columns A..H left to right, row 1 at the top.
+A board figure has fixed traces, in this order, so widgets can update them in place:
+
+0. ``heatmap``: a value per square (e.g. the model's next-move probability), or blank;
+1. ``black`` and 2. ``white`` stones; 3. ``legal``: outlines on the true legal moves;
+4. ``last``: a ring on the last move; 5. ``flipped``: dots on the stones it flipped;
+6. ``click``: invisible markers on all 64 squares that receive clicks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from jaxtyping import Bool, Float, Int
+
+from workbench.othello.engine import GameRecord
+from workbench.othello.squares import BLACK, COLUMNS, SQUARE_NAMES, WHITE
+
+TRACE = {"heatmap": 0, "black": 1, "white": 2, "legal": 3, "last": 4, "flipped": 5, "click": 6}
+_ROWS, _COLS = np.divmod(np.arange(64), 8)
+BOARD_GREEN = "#2e7d4f"
+
+
+def _xy(mask: Bool[np.ndarray, " 64"]) -> tuple[list[int], list[int]]:
+    idx = np.flatnonzero(mask)
+    return _COLS[idx].tolist(), _ROWS[idx].tolist()
+
+
+def board_traces(
+    board: Int[np.ndarray, " 64"],
+    *,
+    values: Float[np.ndarray, " 64"] | None = None,
+    legal: Bool[np.ndarray, " 64"] | None = None,
+    last_move: int | None = None,
+    flipped: Bool[np.ndarray, " 64"] | None = None,
+    value_label: str = "p(next move)",
+    zmin: float = 0.0,
+    zmax: float = 1.0,
+    colorscale: str = "Oranges",
+) -> list[go.BaseTraceType]:
+    """The seven traces of one board (see the module docstring for their order)."""
+    board = np.asarray(board)
+    z = np.full(64, np.nan) if values is None else np.asarray(values, dtype=float)
+    text = [
+        f"{SQUARE_NAMES[s]}" + ("" if values is None else f"<br>{value_label}: {z[s]:.3f}")
+        for s in range(64)
+    ]
+    no = np.zeros(64, dtype=bool)
+    legal = no if legal is None else np.asarray(legal, dtype=bool)
+    flipped = no if flipped is None else np.asarray(flipped, dtype=bool)
+    last = no.copy()
+    if last_move is not None and last_move >= 0:
+        last[last_move] = True
+    stone = dict(size=26, line=dict(width=1, color="#333"))
+    return [
+        go.Heatmap(
+            z=z.reshape(8, 8),
+            x=list(range(8)),
+            y=list(range(8)),
+            zmin=zmin,
+            zmax=zmax,
+            colorscale=colorscale,
+            zmid=0 if zmin < 0 < zmax else None,
+            text=np.array(text).reshape(8, 8),
+            hoverinfo="text",
+            showscale=values is not None,
+            colorbar=dict(title=value_label, len=0.8),
+            xgap=2,
+            ygap=2,
+        ),
+        go.Scatter(
+            x=_xy(board == BLACK)[0],
+            y=_xy(board == BLACK)[1],
+            mode="markers",
+            marker=dict(color="black", **stone),
+            name="black",
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=_xy(board == WHITE)[0],
+            y=_xy(board == WHITE)[1],
+            mode="markers",
+            marker=dict(color="white", **stone),
+            name="white",
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=_xy(legal)[0],
+            y=_xy(legal)[1],
+            mode="markers",
+            name="legal move",
+            marker=dict(symbol="square-open", size=30, color="#1565c0", line=dict(width=3)),
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=_xy(last)[0],
+            y=_xy(last)[1],
+            mode="markers",
+            name="last move",
+            marker=dict(symbol="circle-open", size=34, color="red", line=dict(width=3)),
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=_xy(flipped)[0],
+            y=_xy(flipped)[1],
+            mode="markers",
+            name="flipped",
+            marker=dict(symbol="x-thin", size=10, color="red", line=dict(width=2)),
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=_COLS.tolist(),
+            y=_ROWS.tolist(),
+            mode="markers",
+            name="click",
+            marker=dict(size=30, color="rgba(0,0,0,0)"),
+            text=text,
+            hoverinfo="text",
+            showlegend=False,
+        ),
+    ]
+
+
+def _board_layout(fig: go.Figure, title: str | None, size: int) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        width=size + 140,
+        height=size,
+        plot_bgcolor=BOARD_GREEN,
+        margin=dict(l=30, r=10, t=40 if title else 10, b=10),
+        legend=dict(orientation="h", y=-0.02, yanchor="top"),
+        clickmode="event",
+    )
+    fig.update_xaxes(
+        tickvals=list(range(8)),
+        ticktext=list(COLUMNS),
+        side="top",
+        range=[-0.5, 7.5],
+        showgrid=False,
+        zeroline=False,
+        fixedrange=True,
+    )
+    fig.update_yaxes(
+        tickvals=list(range(8)),
+        ticktext=[str(r + 1) for r in range(8)],
+        range=[7.5, -0.5],
+        showgrid=False,
+        zeroline=False,
+        scaleanchor="x",
+        fixedrange=True,
+    )
+    return fig
+
+
+def board_figure(
+    board: Int[np.ndarray, " 64"], *, title: str | None = None, size: int = 420, **traces
+) -> go.Figure:
+    """One board. Keyword arguments go to ``board_traces`` (values, legal, last_move, ...)."""
+    return _board_layout(go.Figure(board_traces(board, **traces)), title, size)
+
+
+def game_figure(
+    record: GameRecord,
+    game: int = 0,
+    *,
+    probs: Float[np.ndarray, "state 64"] | None = None,
+    title: str | None = None,
+    size: int = 420,
+) -> go.Figure:
+    """A whole game with a slider over its states; runs in the browser with no kernel.
+
+    ``probs[t]`` (optional) is a per-square value shown at state ``t``, e.g. the model's
+    next-move probabilities after reading moves ``0..t-1``.
+    """
+    boards = record.boards()[game]
+    legal, flipped = record.legal_mask()[game], record.flipped_mask()[game]
+    n_states = int(record.lengths[game]) + 1
+
+    def traces(t: int):
+        last = int(record.moves[game, t - 1]) if t > 0 else None
+        values = None if probs is None or np.isnan(probs[t]).all() else probs[t]
+        return board_traces(
+            boards[t], values=values, legal=legal[t], last_move=last, flipped=flipped[t]
+        )
+
+    fig = go.Figure(
+        traces(0), frames=[go.Frame(data=traces(t), name=str(t)) for t in range(n_states)]
+    )
+    steps = [
+        dict(
+            method="animate",
+            label=str(t),
+            args=[
+                [str(t)],
+                dict(
+                    mode="immediate",
+                    frame=dict(duration=0, redraw=True),
+                    transition=dict(duration=0),
+                ),
+            ],
+        )
+        for t in range(n_states)
+    ]
+    fig.update_layout(
+        sliders=[dict(steps=steps, currentvalue=dict(prefix="moves played: "), pad=dict(t=30))]
+    )
+    _board_layout(fig, title, size)
+    fig.update_layout(height=size + 90)
+    return fig
+
+
+def learning_curve_figure(
+    records: list[dict], *, x: str = "wall_s", y: str = "eval_top1_legal", name: str = "run"
+) -> go.Figure:
+    """Metric ``y`` against ``x`` from a run's ``metrics.jsonl`` records."""
+    fig = go.Figure(
+        go.Scatter(
+            x=[r[x] for r in records], y=[r[y] for r in records], mode="lines+markers", name=name
+        )
+    )
+    fig.update_layout(xaxis_title=x, yaxis_title=y, height=350)
+    return fig

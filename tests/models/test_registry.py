@@ -1,0 +1,70 @@
+import json
+
+import pytest
+import torch
+
+from helpers import network_blocked
+from workbench.models import ModelFileError, list_models, load_model, model_card
+from workbench.models.config import OthelloGPTConfig
+from workbench.models.registry import PUBLISHED_REPO
+
+# A stand-in of the published checkpoint: same on-disk format (a TransformerLens state
+# dict in '*final.pth', config.json beside it), tiny sizes.
+STAND_IN = OthelloGPTConfig(n_layers=2, d_model=32, n_heads=4, d_mlp=64, normalization_type="LNPre")
+
+
+def build_hub_cache(cache, model) -> None:
+    repo = cache / f"models--{PUBLISHED_REPO.replace('/', '--')}"
+    commit = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    torch.save(model.state_dict(), snapshot / "synthetic_model_final.pth")
+    config = {**STAND_IN.to_dict(), "d_head": 8, "d_vocab": 61, "n_ctx": 59}
+    (snapshot / "config.json").write_text(json.dumps(config))
+
+
+def test_shipped_models_load_with_network_blocked():
+    with network_blocked():
+        model = load_model("othello")
+    assert model.cfg.d_vocab == 61 and model.cfg.n_ctx == 59
+    assert not model.training and model.cfg.device in ("cpu", torch.device("cpu"))
+    assert model_card("othello")["architecture"]["n_layers"] == model.cfg.n_layers
+
+
+def test_registry_lists_models():
+    names = {m.name: m for m in list_models()}
+    assert {"othello", "othello-gpt-8l", "othello-gpt"} <= set(names)
+    assert names["othello"].status == "shipped"
+
+
+def test_published_model_loads_from_local_hub_cache_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    original = STAND_IN.build(seed=1).eval()
+    build_hub_cache(tmp_path, original)
+    with network_blocked():
+        loaded = load_model("othello-gpt", cache_dir=tmp_path)
+    tokens = torch.randint(1, 61, (2, 59))
+    assert torch.allclose(original(tokens), loaded(tokens))
+
+
+def test_published_model_loads_from_a_given_file(tmp_path):
+    original = OthelloGPTConfig(
+        n_layers=8, d_model=512, n_heads=8, d_mlp=2048, normalization_type="LNPre"
+    ).build(seed=0)
+    torch.save(original.state_dict(), tmp_path / "synthetic_model_final.pth")
+    loaded = load_model("othello-gpt", path=tmp_path / "synthetic_model_final.pth")
+    tokens = torch.randint(1, 61, (1, 59))
+    assert torch.allclose(original.eval()(tokens), loaded(tokens))
+
+
+def test_published_model_offline_without_cache_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with network_blocked(), pytest.raises(ModelFileError, match="download the '\\*final.pth'"):
+        load_model("othello-gpt", cache_dir=tmp_path)
+
+
+def test_unknown_model_lists_known_ones():
+    with pytest.raises(ValueError, match="Known models"):
+        load_model("othelo")

@@ -1,0 +1,75 @@
+import json
+
+import pytest
+import torch
+
+from helpers import TINY
+from workbench.models.io import load_model_folder
+from workbench.training.data import make_batch
+from workbench.training.train import TrainConfig, Trainer, lr_at, train
+
+
+def tiny_config(out, **kw) -> TrainConfig:
+    defaults = dict(
+        model=TINY,
+        out_dir=str(out),
+        batch_games=8,
+        max_steps=6,
+        warmup_steps=2,
+        eval_every=3,
+        eval_games=20,
+        checkpoint_every=3,
+        seed=0,
+        threads=1,
+    )
+    return TrainConfig(**{**defaults, **kw})
+
+
+def test_a_few_steps_reduce_the_loss_and_write_outputs(tmp_path):
+    cfg = tiny_config(tmp_path, max_steps=40, eval_every=20, checkpoint_every=20, lr=3e-3)
+    state = train(cfg)
+    assert state.step == 40
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [20, 40]
+    assert lines[-1]["loss"] < 4.0  # uniform over 61 tokens would be ln 61 = 4.11
+    model = load_model_folder(tmp_path / "best")
+    assert model.cfg.n_layers == TINY.n_layers
+
+
+def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path):
+    straight = Trainer(tiny_config(tmp_path / "a"))
+    straight.run()
+    first = Trainer(tiny_config(tmp_path / "b", max_minutes=0.0))  # stops after one step
+    first.run()
+    assert first.state.step == 1
+    resumed = Trainer(tiny_config(tmp_path / "b"))
+    assert resumed.state.step == 1
+    resumed.run()
+    for (name, a), (_, b) in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().items(), strict=True
+    ):
+        assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_changed_config_is_refused_on_resume(tmp_path):
+    train(tiny_config(tmp_path, max_steps=3))
+    with pytest.raises(ValueError, match="different config"):
+        Trainer(tiny_config(tmp_path, max_steps=3, lr=0.5))
+
+
+def test_batches_are_deterministic_and_targets_are_distributions():
+    a, b = make_batch(4, seed=1, step=5), make_batch(4, seed=1, step=5)
+    assert torch.equal(a.tokens, b.tokens)
+    sums = a.targets.sum(-1)
+    assert torch.allclose(sums[a.mask], torch.ones_like(sums[a.mask]))
+    assert (sums[~a.mask] == 0).all()
+    sampled = make_batch(4, seed=1, step=5, target="sampled")
+    # the sampled move is always one of the exact targets
+    assert ((sampled.targets > 0) <= (a.targets > 0)).all()
+
+
+def test_learning_rate_schedule():
+    cfg = TrainConfig(lr=1.0, warmup_steps=10, max_steps=110, min_lr_ratio=0.1)
+    assert lr_at(0, cfg) == pytest.approx(0.1)
+    assert lr_at(10, cfg) == pytest.approx(1.0)
+    assert lr_at(110, cfg) == pytest.approx(0.1)
