@@ -40,6 +40,15 @@ def _eval(args: argparse.Namespace) -> None:
     sys.stdout.write(json.dumps({"model": args.model, "policy": args.policy, **metrics}) + "\n")
 
 
+def _ship(args: argparse.Namespace) -> None:
+    from workbench.training.ship import ship
+
+    card = ship(
+        args.run, args.name, train_command=args.train_command, dtype=args.dtype, n_games=args.games
+    )
+    sys.stdout.write(json.dumps(card["evaluation"], indent=2) + "\n")
+
+
 def _models(args: argparse.Namespace) -> None:
     from workbench.models import list_models
 
@@ -71,6 +80,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--games", type=int, default=2000)
     p.add_argument("--policy", choices=["random", "greedy"], default="random")
     p.set_defaults(func=_eval)
+
+    p = sub.add_parser("ship", help="evaluate a run's best model and ship it under data/models")
+    p.add_argument("run", help="run folder (holds best/ and metrics.jsonl)")
+    p.add_argument("--name", required=True, help="folder name under data/models")
+    p.add_argument("--train-command", required=True, help="the command that trained it")
+    p.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    p.add_argument("--games", type=int, default=2000, help="held-out games per policy")
+    p.set_defaults(func=_ship)
 
     p = sub.add_parser("models", help="list the models the workbench knows")
     p.set_defaults(func=_models)

@@ -2,8 +2,8 @@ import json
 
 import pytest
 import torch
-
 from helpers import TINY, tiny_model
+
 from workbench.models.config import OthelloGPTConfig
 from workbench.models.io import (
     ModelFileError,

@@ -2,8 +2,8 @@ import json
 
 import pytest
 import torch
-
 from helpers import network_blocked
+
 from workbench.models import ModelFileError, list_models, load_model, model_card
 from workbench.models.config import OthelloGPTConfig
 from workbench.models.registry import PUBLISHED_REPO

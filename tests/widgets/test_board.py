@@ -1,6 +1,6 @@
 import numpy as np
-
 from helpers import tiny_model
+
 from workbench.othello import replay
 from workbench.plots import TRACE
 from workbench.widgets import GameExplorer
