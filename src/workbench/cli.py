@@ -49,6 +49,33 @@ def _ship(args: argparse.Namespace) -> None:
     sys.stdout.write(json.dumps(card["evaluation"], indent=2) + "\n")
 
 
+def _probes(args: argparse.Namespace) -> None:
+    from workbench.probe_suite import build_probe_suite
+    from workbench.probes import ProbeConfig
+
+    suite = build_probe_suite(
+        args.model,
+        n_games=args.games,
+        properties=tuple(args.properties.split(",")),
+        baseline_properties=tuple(p for p in args.baseline.split(",") if p),
+        config=ProbeConfig(steps=args.steps),
+    )
+    for key in suite.accuracy:
+        prop, hook = key.split("|")
+        base = suite.mean_accuracy(prop, hook, "baseline") if key in suite.baseline else None
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "probe": key,
+                    "accuracy": suite.mean_accuracy(prop, hook),
+                    "random_init": base,
+                    "majority": suite.mean_accuracy(prop, hook, "majority"),
+                }
+            )
+            + "\n"
+        )
+
+
 def _models(args: argparse.Namespace) -> None:
     from workbench.models import list_models
 
@@ -88,6 +115,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     p.add_argument("--games", type=int, default=2000, help="held-out games per policy")
     p.set_defaults(func=_ship)
+
+    p = sub.add_parser("probes", help="train, score and ship the probe suite of a model")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--games", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=600, help="Adam steps per probe")
+    p.add_argument("--properties", default="relative,absolute,flipped,legal")
+    p.add_argument(
+        "--baseline",
+        default="relative,absolute,flipped,legal",
+        help="properties that also get the random-init baseline ('' for none)",
+    )
+    p.set_defaults(func=_probes)
 
     p = sub.add_parser("models", help="list the models the workbench knows")
     p.set_defaults(func=_models)

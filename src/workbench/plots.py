@@ -168,11 +168,13 @@ def game_figure(
     probs: Float[np.ndarray, "state 64"] | None = None,
     title: str | None = None,
     size: int = 420,
+    **value_style,
 ) -> go.Figure:
     """A whole game with a slider over its states; runs in the browser with no kernel.
 
     ``probs[t]`` (optional) is a per-square value shown at state ``t``, e.g. the model's
-    next-move probabilities after reading moves ``0..t-1``.
+    next-move probabilities after reading moves ``0..t-1``; ``value_style`` (value_label,
+    zmin, zmax, colorscale) goes to ``board_traces``.
     """
     boards = record.boards()[game]
     legal, flipped = record.legal_mask()[game], record.flipped_mask()[game]
@@ -182,7 +184,12 @@ def game_figure(
         last = int(record.moves[game, t - 1]) if t > 0 else None
         values = None if probs is None or np.isnan(probs[t]).all() else probs[t]
         return board_traces(
-            boards[t], values=values, legal=legal[t], last_move=last, flipped=flipped[t]
+            boards[t],
+            values=values,
+            legal=legal[t],
+            last_move=last,
+            flipped=flipped[t],
+            **value_style,
         )
 
     fig = go.Figure(
@@ -221,4 +228,42 @@ def learning_curve_figure(
         )
     )
     fig.update_layout(xaxis_title=x, yaxis_title=y, height=350)
+    return fig
+
+
+def probe_accuracy_figure(
+    curves: dict[str, list[float]],
+    *,
+    dashed: dict[str, list[float]] | None = None,
+    sites: list[str] | None = None,
+    title: str = "Probe accuracy by layer",
+) -> go.Figure:
+    """Mean probe accuracy per residual site: solid lines, and dashed baselines."""
+    fig = go.Figure()
+    for name, values in curves.items():
+        fig.add_scatter(y=values, x=sites, mode="lines+markers", name=name)
+    for name, values in (dashed or {}).items():
+        fig.add_scatter(y=values, x=sites, mode="lines", name=name, line=dict(dash="dash"))
+    fig.update_layout(
+        title=title,
+        xaxis_title="residual stream site",
+        yaxis_title="accuracy",
+        height=400,
+        yaxis_range=[0, 1.01],
+    )
+    return fig
+
+
+def line_figure(
+    y: list[float],
+    *,
+    x: list | None = None,
+    title: str = "",
+    xaxis: str = "",
+    yaxis: str = "",
+    name: str | None = None,
+) -> go.Figure:
+    """A single line; add more with ``fig.add_scatter``."""
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", name=name))
+    fig.update_layout(title=title, xaxis_title=xaxis, yaxis_title=yaxis, height=350)
     return fig

@@ -1,5 +1,6 @@
 """ipywidgets + plotly views that compose analysis functions and plots."""
 
 from workbench.widgets.board import GameExplorer
+from workbench.widgets.intervention import InterventionExplorer
 
-__all__ = ["GameExplorer"]
+__all__ = ["GameExplorer", "InterventionExplorer"]

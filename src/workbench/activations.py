@@ -1,0 +1,239 @@
+"""Harvest activations at chosen hook sites, aligned with exact board labels.
+
+1. Hook names are checked against ``model.hook_dict``: an unknown one fails with the list
+   of valid names (a typo never silently records nothing).
+2. Games run in batches; temporary hooks copy only the requested sites, and the forward
+   pass stops after the last block that any of them needs (no full cache, no unembed).
+3. Position ``p`` has read moves ``0..p``, so it is labelled with the state after move
+   ``p``: the board (mine/theirs/empty for the player to move next, and black/white/empty),
+   the stones move ``p`` flipped, the legal next moves, the player to move, the move number.
+4. Results stay in memory, or go to disk as safetensors shards of ``shard_games`` games
+   (fp16 optional), so memory stays bounded for large runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from jaxtyping import Bool, Float, Int
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+from tqdm.auto import tqdm
+from transformer_lens import HookedTransformer
+
+from workbench.models.io import atomic_write, write_json
+from workbench.othello.engine import GameRecord
+from workbench.othello.tokens import N_CTX, model_inputs
+
+
+class HookNameError(KeyError):
+    """A hook name that the model does not have."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return self.args[0]
+
+
+def validate_hooks(model: HookedTransformer, names: list[str] | str) -> list[str]:
+    """Return ``names`` as a list, or fail loudly naming the valid hook sites."""
+    names = [names] if isinstance(names, str) else list(names)
+    unknown = [n for n in names if n not in model.hook_dict]
+    if unknown:
+        raise HookNameError(
+            f"Unknown hook name(s) {unknown}. Valid names for this model: {sorted(model.hook_dict)}"
+        )
+    return names
+
+
+def resid_sites(model: HookedTransformer) -> list[str]:
+    """Every residual-stream site, in order: before block 0, then after each block."""
+    return ["blocks.0.hook_resid_pre"] + [
+        f"blocks.{layer}.hook_resid_post" for layer in range(model.cfg.n_layers)
+    ]
+
+
+def blocks_needed(model: HookedTransformer, name: str) -> int:
+    """How many blocks must run for hook ``name`` to fire (n_layers + 1: the whole model)."""
+    validate_hooks(model, name)
+    match = re.match(r"blocks\.(\d+)\.", name)
+    if match is not None:
+        return int(match.group(1)) + 1
+    if name in ("hook_embed", "hook_pos_embed", "hook_tokens"):
+        return 0
+    return model.cfg.n_layers + 1  # ln_final, unembed
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Exact labels for every (game, position) of a batch of games."""
+
+    relative: Int[Tensor, "game pos 64"]  # EMPTY / MINE / THEIRS for the player to move
+    absolute: Int[Tensor, "game pos 64"]  # EMPTY / BLACK / WHITE
+    flipped: Bool[Tensor, "game pos 64"]  # flipped by the move at this position
+    legal: Bool[Tensor, "game pos 64"]  # legal next moves
+    player: Int[Tensor, "game pos"]  # BLACK / WHITE to move next
+    move_number: Int[Tensor, "game pos"]  # moves read so far (1..59)
+    valid: Bool[Tensor, "game pos"]  # the position holds a real move (not padding)
+
+    @classmethod
+    def from_games(cls, games: GameRecord) -> Labels:
+        states = slice(1, N_CTX + 1)  # position p -> state p + 1
+        n_games = games.n_games
+        return cls(
+            relative=torch.from_numpy(games.boards("relative")[:, states].astype(np.int64)),
+            absolute=torch.from_numpy(games.boards("absolute")[:, states].astype(np.int64)),
+            flipped=torch.from_numpy(games.flipped_mask()[:, states]),
+            legal=torch.from_numpy(games.legal_mask()[:, states]),
+            player=torch.from_numpy(games.player[:, states].astype(np.int64)),
+            move_number=torch.arange(1, N_CTX + 1).expand(n_games, N_CTX).clone(),
+            valid=torch.from_numpy(games.moves[:, :N_CTX] >= 0),
+        )
+
+    def property(self, name: str) -> Int[Tensor, "game pos 64"]:
+        """A per-square property as class indices: relative, absolute, flipped or legal."""
+        if name not in PROPERTIES:
+            raise ValueError(f"Unknown property {name!r}; valid: {sorted(PROPERTIES)}.")
+        return getattr(self, name).long()
+
+
+#: Board properties with their class names, as probes and SAE scoring use them.
+PROPERTIES: dict[str, tuple[str, ...]] = {
+    "relative": ("empty", "mine", "theirs"),
+    "absolute": ("empty", "black", "white"),
+    "flipped": ("not flipped", "flipped"),
+    "legal": ("not legal", "legal"),
+}
+
+
+class Activations:
+    """Activations of some hook sites for a set of games, with their labels.
+
+    Labels are computed from ``games`` on first use (or given, when read from disk), so
+    harvesting itself pays only for the forward passes.
+    """
+
+    def __init__(
+        self,
+        acts: dict[str, Float[Tensor, "game pos d"]],
+        labels: Labels | None = None,
+        games: GameRecord | None = None,
+    ):
+        if labels is None and games is None:
+            raise ValueError("Activations need either labels or the games to compute them.")
+        self.acts, self._labels, self.games = acts, labels, games
+
+    @property
+    def labels(self) -> Labels:
+        if self._labels is None:
+            self._labels = Labels.from_games(self.games)
+        return self._labels
+
+    def flat(self, name: str) -> tuple[Float[Tensor, "n d"], Bool[Tensor, "game pos"]]:
+        """Activations at the valid positions only, and the mask that selected them."""
+        return self.acts[name][self.labels.valid], self.labels.valid
+
+
+def _batches(tokens: Tensor, batch_size: int, desc: str, progress: bool) -> Iterator[Tensor]:
+    starts = range(0, len(tokens), batch_size)
+    for start in tqdm(starts, desc=desc, disable=not progress, leave=False):
+        yield tokens[start : start + batch_size]
+
+
+@torch.inference_mode()
+def harvest_batches(
+    model: HookedTransformer,
+    games: GameRecord,
+    hooks: list[str] | str,
+    *,
+    batch_size: int = 256,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = True,
+) -> Iterator[dict[str, Float[Tensor, "batch pos d"]]]:
+    """Yield the requested sites' activations, one batch of games at a time."""
+    names = validate_hooks(model, hooks)
+    needed = max(blocks_needed(model, n) for n in names)
+    stop_at = needed if needed <= model.cfg.n_layers else None  # skip later blocks
+    tokens = torch.from_numpy(model_inputs(games)).to(model.cfg.device)
+    store: dict[str, Tensor] = {}
+
+    def save(activation: Tensor, hook) -> None:
+        store[hook.name] = activation.to("cpu", dtype)
+
+    fwd_hooks = [(name, save) for name in names]
+    for batch in _batches(tokens, batch_size, "harvest", progress):
+        with model.hooks(fwd_hooks=fwd_hooks):  # removed even if the forward pass fails
+            if stop_at is None:
+                model(batch, return_type=None)
+            else:
+                model(batch, stop_at_layer=stop_at)
+        yield dict(store)
+        store.clear()
+
+
+def harvest(
+    model: HookedTransformer,
+    games: GameRecord,
+    hooks: list[str] | str,
+    *,
+    batch_size: int = 256,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = True,
+) -> Activations:
+    """Activations of ``hooks`` for all ``games``, in memory, with labels."""
+    parts: dict[str, list[Tensor]] = {}
+    for batch in harvest_batches(
+        model, games, hooks, batch_size=batch_size, dtype=dtype, progress=progress
+    ):
+        for name, value in batch.items():
+            parts.setdefault(name, []).append(value)
+    return Activations({k: torch.cat(v) for k, v in parts.items()}, games=games)
+
+
+def harvest_to_disk(
+    model: HookedTransformer,
+    games: GameRecord,
+    hooks: list[str] | str,
+    folder: str | Path,
+    *,
+    shard_games: int = 1024,
+    batch_size: int = 256,
+    dtype: torch.dtype = torch.float16,
+    progress: bool = True,
+) -> Path:
+    """Write activations and labels as safetensors shards of ``shard_games`` games each.
+
+    Memory holds one shard at a time. ``load_shards`` reads them back.
+    """
+    folder = Path(folder)
+    names = validate_hooks(model, hooks)
+    n_shards = 0
+    for n_shards, start in enumerate(range(0, games.n_games, shard_games), start=1):
+        chunk = games[start : start + shard_games]
+        acts = harvest(model, chunk, names, batch_size=batch_size, dtype=dtype, progress=progress)
+        tensors = {f"act.{k}": v.contiguous() for k, v in acts.acts.items()}
+        tensors.update({f"label.{k}": v.contiguous() for k, v in vars(acts.labels).items()})
+        path = folder / f"shard-{n_shards - 1:05d}.safetensors"
+        atomic_write(path, lambda p, t=tensors: save_file(t, str(p)))
+    write_json(
+        folder / "index.json", {"hooks": names, "n_shards": n_shards, "n_games": games.n_games}
+    )
+    return folder
+
+
+def load_shards(folder: str | Path) -> Activations:
+    """Read back everything ``harvest_to_disk`` wrote."""
+    folder = Path(folder)
+    index = json.loads((folder / "index.json").read_text())
+    shards = [
+        load_file(str(folder / f"shard-{i:05d}.safetensors")) for i in range(index["n_shards"])
+    ]
+    acts = {h: torch.cat([s[f"act.{h}"] for s in shards]) for h in index["hooks"]}
+    labels = Labels(
+        **{f: torch.cat([s[f"label.{f}"] for s in shards]) for f in Labels.__dataclass_fields__}
+    )
+    return Activations(acts, labels=labels)

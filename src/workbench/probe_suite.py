@@ -1,0 +1,81 @@
+"""Train, score and ship the probe suite of a model (``workbench probes``).
+
+1. Draw ``n_games`` fresh random games (a seed of their own, not the training stream).
+2. Harvest every residual-stream site of the model and of a randomly initialised model of
+   the same architecture.
+3. Train probes for the chosen properties at every site; the random-init baseline for the
+   chosen baseline properties; score all on held-out games.
+4. Save to ``data/probes/<model>/`` (safetensors + JSON), where ``load_probes`` finds them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from workbench.activations import PROPERTIES, harvest, resid_sites
+from workbench.models.config import OthelloGPTConfig
+from workbench.models.registry import DATA_DIR, load_model
+from workbench.othello.engine import play_games
+from workbench.probes import ProbeConfig, ProbeSuite, train_probes
+
+PROBES_DIR = DATA_DIR / "probes"
+PROBE_GAMES_SEED = 424242
+
+
+def load_probes(model_name: str = "othello") -> ProbeSuite:
+    """The shipped probe suite of a shipped model."""
+    folder = PROBES_DIR / model_name
+    if not (folder / "probes.json").exists():
+        shipped = sorted(p.name for p in PROBES_DIR.glob("*") if (p / "probes.json").exists())
+        raise FileNotFoundError(
+            f"No shipped probes for {model_name!r}; shipped: {shipped}. "
+            f"Train them: workbench probes {model_name}"
+        )
+    return ProbeSuite.load(folder)
+
+
+def build_probe_suite(
+    model_name: str,
+    *,
+    n_games: int = 3000,
+    properties: tuple[str, ...] = tuple(PROPERTIES),
+    baseline_properties: tuple[str, ...] = tuple(PROPERTIES),
+    config: ProbeConfig = ProbeConfig(),
+    out: Path | None = None,
+) -> ProbeSuite:
+    start = time.perf_counter()
+    model = load_model(model_name)
+    games = play_games(n_games=n_games, rng=np.random.default_rng(PROBE_GAMES_SEED))
+    sites = resid_sites(model)
+    acts = harvest(model, games, sites)
+    suite = train_probes(acts, properties=list(properties), hooks=sites, config=config)
+    del acts
+    if baseline_properties:
+        arch = OthelloGPTConfig(
+            n_layers=model.cfg.n_layers,
+            d_model=model.cfg.d_model,
+            n_heads=model.cfg.n_heads,
+            d_mlp=model.cfg.d_mlp,
+            act_fn=model.cfg.act_fn,
+            normalization_type=model.cfg.normalization_type,
+        )
+        random_model = arch.build(seed=1234).eval()
+        random_acts = harvest(random_model, games, sites)
+        base = train_probes(
+            random_acts, properties=list(baseline_properties), hooks=sites, config=config
+        )
+        suite.baseline = base.accuracy
+    suite.config = {
+        **suite.config,
+        "model": model_name,
+        "n_games": n_games,
+        "games_seed": PROBE_GAMES_SEED,
+        "seconds": round(time.perf_counter() - start),
+        "torch_threads": torch.get_num_threads(),
+    }
+    suite.save(out or PROBES_DIR / model_name)
+    return suite

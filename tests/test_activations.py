@@ -1,0 +1,80 @@
+import pytest
+import torch
+
+from helpers import tiny_model
+from workbench.activations import (
+    HookNameError,
+    Labels,
+    harvest,
+    harvest_to_disk,
+    load_shards,
+    resid_sites,
+    validate_hooks,
+)
+from workbench.othello import MINE, THEIRS, model_inputs, play_games
+
+
+def test_harvest_matches_run_with_cache_exactly():
+    model = tiny_model()
+    games = play_games(n_games=40, rng=0)
+    sites = resid_sites(model) + ["blocks.1.mlp.hook_post", "blocks.0.attn.hook_pattern"]
+    acts = harvest(model, games, sites, batch_size=16, progress=False)
+    _, cache = model.run_with_cache(torch.from_numpy(model_inputs(games)))
+    for site in sites:
+        assert torch.equal(acts.acts[site], cache[site]), site
+
+
+def test_early_sites_do_not_run_later_blocks():
+    model = tiny_model()
+    ran = []
+    model.blocks[1].register_forward_hook(lambda *a: ran.append(1))
+    harvest(model, play_games(n_games=4, rng=0), "blocks.0.hook_resid_post", progress=False)
+    assert not ran
+
+
+def test_unknown_hook_lists_valid_names():
+    with pytest.raises(
+        HookNameError, match="Valid names for this model: .*blocks.0.hook_resid_pre"
+    ):
+        validate_hooks(tiny_model(), ["blocks.0.hook_resid_typo"])
+
+
+def test_labels_are_the_state_after_each_position():
+    games = play_games(n_games=10, rng=1)
+    labels = Labels.from_games(games)
+    rel = games.boards("relative")
+    assert torch.equal(labels.relative[:, 5], torch.from_numpy(rel[:, 6]).long())
+    # the square just played is never empty, and belongs to the player who just moved
+    played = torch.from_numpy(games.moves[:, 5]).long()
+    square_state = labels.relative[torch.arange(10), 5, played]
+    mover_now = labels.player[:, 5]
+    mover_before = torch.from_numpy(games.player[:, 5]).long()
+    expected = torch.where(mover_now == mover_before, MINE, THEIRS)  # a pass keeps the mover
+    assert torch.equal(square_state, expected)
+
+
+def test_disk_shards_round_trip_in_fp16(tmp_path):
+    model = tiny_model()
+    games = play_games(n_games=25, rng=2)
+    harvest_to_disk(model, games, resid_sites(model), tmp_path, shard_games=10, progress=False)
+    assert len(list(tmp_path.glob("shard-*.safetensors"))) == 3
+    back = load_shards(tmp_path)
+    ref = harvest(model, games, resid_sites(model), progress=False)
+    for site in ref.acts:
+        assert back.acts[site].dtype == torch.float16
+        assert torch.allclose(back.acts[site].float(), ref.acts[site], atol=1e-2, rtol=1e-2)
+    assert torch.equal(back.labels.relative, ref.labels.relative)
+
+
+def test_hooks_are_removed_after_an_exception():
+    model = tiny_model()
+    games = play_games(n_games=4, rng=0)
+    bad_tokens = torch.full((1, 80), 1)  # longer than n_ctx: the forward pass raises
+    with (
+        pytest.raises(Exception),
+        model.hooks(fwd_hooks=[("blocks.0.hook_resid_pre", lambda x, hook: x)]),
+    ):
+        model(bad_tokens)
+    assert all(not hp._forward_hooks for hp in model.hook_dict.values())
+    harvest(model, games, "blocks.0.hook_resid_pre", progress=False)
+    assert all(not hp._forward_hooks for hp in model.hook_dict.values())
