@@ -50,6 +50,7 @@ def main() -> None:
         def run():
             acts = harvest(model, games, sites, batch_size=args.batch_size, progress=False)
             stored[tuple(sites)] = sum(a.numel() * a.element_size() for a in acts.acts.values())
+
         return run
 
     methods = {

@@ -182,7 +182,8 @@ def game_figure(
 
     def traces(t: int):
         last = int(record.moves[game, t - 1]) if t > 0 else None
-        values = None if probs is None or np.isnan(probs[t]).all() else probs[t]
+        known = probs is not None and t < len(probs) and not np.isnan(probs[t]).all()
+        values = probs[t] if known else None  # e.g. past the model's 59 positions
         return board_traces(
             boards[t],
             values=values,

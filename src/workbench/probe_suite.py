@@ -79,3 +79,8 @@ def build_probe_suite(
     }
     suite.save(out or PROBES_DIR / model_name)
     return suite
+
+
+def list_probe_suites() -> list[str]:
+    """Names of the models that have shipped probes."""
+    return sorted(p.name for p in PROBES_DIR.glob("*") if (p / "probes.json").exists())
