@@ -1,7 +1,6 @@
 import numpy as np
 import torch
 
-from helpers import tiny_model
 from workbench.interventions import (
     Edit,
     edited_legal_moves,
@@ -13,6 +12,8 @@ from workbench.interventions import (
 from workbench.othello import play_games, reference
 from workbench.othello.squares import BLACK, EMPTY, MINE, THEIRS, WHITE
 from workbench.probes import LinearProbe
+
+from helpers import tiny_model
 
 
 def test_push_reaches_the_target_class_with_the_margin():

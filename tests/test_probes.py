@@ -12,7 +12,6 @@ from workbench.probes import (
     train_probes,
 )
 
-
 FAST = ProbeConfig(steps=250)
 
 

@@ -44,7 +44,7 @@ def build_probe_suite(
     n_games: int = 3000,
     properties: tuple[str, ...] = tuple(PROPERTIES),
     baseline_properties: tuple[str, ...] = tuple(PROPERTIES),
-    config: ProbeConfig = ProbeConfig(),
+    config: ProbeConfig | None = None,
     out: Path | None = None,
 ) -> ProbeSuite:
     start = time.perf_counter()
@@ -52,6 +52,7 @@ def build_probe_suite(
     games = play_games(n_games=n_games, rng=np.random.default_rng(PROBE_GAMES_SEED))
     sites = resid_sites(model)
     acts = harvest(model, games, sites)
+    config = config or ProbeConfig()
     suite = train_probes(acts, properties=list(properties), hooks=sites, config=config)
     del acts
     if baseline_properties:

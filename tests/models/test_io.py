@@ -2,7 +2,6 @@ import json
 
 import pytest
 import torch
-from helpers import TINY, tiny_model
 
 from workbench.models.config import OthelloGPTConfig
 from workbench.models.io import (
@@ -11,6 +10,8 @@ from workbench.models.io import (
     load_state_dict,
     save_model,
 )
+
+from helpers import TINY, tiny_model
 
 
 def test_save_load_round_trip_gives_identical_logits(tmp_path):

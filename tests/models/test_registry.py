@@ -2,11 +2,12 @@ import json
 
 import pytest
 import torch
-from helpers import network_blocked
 
 from workbench.models import ModelFileError, list_models, load_model, model_card
 from workbench.models.config import OthelloGPTConfig
 from workbench.models.registry import PUBLISHED_REPO
+
+from helpers import network_blocked
 
 # A stand-in of the published checkpoint: same on-disk format (a TransformerLens state
 # dict in '*final.pth', config.json beside it), tiny sizes.

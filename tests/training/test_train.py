@@ -2,11 +2,12 @@ import json
 
 import pytest
 import torch
-from helpers import TINY
 
 from workbench.models.io import load_model_folder
 from workbench.training.data import make_batch
 from workbench.training.train import TrainConfig, Trainer, lr_at, train
+
+from helpers import TINY
 
 
 def tiny_config(out, **kw) -> TrainConfig:

@@ -1,9 +1,10 @@
 import numpy as np
-from helpers import tiny_model
 
 from workbench.othello import replay
 from workbench.plots import TRACE
 from workbench.widgets import GameExplorer
+
+from helpers import tiny_model
 
 
 def test_clicking_legal_squares_plays_them_and_updates_the_board():

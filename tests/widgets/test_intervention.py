@@ -1,12 +1,13 @@
 import numpy as np
 import torch
 
-from helpers import tiny_model
 from workbench.activations import resid_sites
 from workbench.othello import play_games
 from workbench.plots import TRACE
 from workbench.probes import LinearProbe, ProbeSuite
 from workbench.widgets import InterventionExplorer
+
+from helpers import tiny_model
 
 
 def random_suite(model) -> ProbeSuite:
