@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $(STAMP)
 
+# Jupyter refuses root unless told; containers often run as root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: env
-	cd notebooks && ../$(BIN)/jupyter lab --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1
+	cd notebooks && ../$(BIN)/jupyter lab --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
 
 lint: env
 	$(BIN)/ruff check src tests benchmarks
