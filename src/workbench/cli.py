@@ -76,6 +76,43 @@ def _probes(args: argparse.Namespace) -> None:
         )
 
 
+def _interventions(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from workbench.interventions import intervention_sweep
+    from workbench.models import load_model
+    from workbench.models.io import write_json
+    from workbench.othello import play_games
+    from workbench.probe_suite import PROBES_DIR, load_probes
+
+    model, suite = load_model(args.model), load_probes(args.model)
+    games = play_games(n_games=args.games, rng=np.random.default_rng(args.seed))
+    scales = tuple(float(x) for x in args.scales.split(","))
+    results = [
+        r.to_dict()
+        for r in intervention_sweep(
+            model,
+            suite,
+            games,
+            n_edits=args.edits,
+            scales=scales,
+            modes=tuple(args.modes.split(",")),
+            seed=args.seed,
+        )
+    ]
+    best = min(results, key=lambda r: r["errors_after"])
+    summary = {
+        "command": " ".join(sys.argv),
+        "best": best,
+        "ratio": best["errors_after"] / best["errors_before"],
+        "results": results,
+    }
+    write_json(PROBES_DIR / args.model / "interventions.json", summary)
+    for r in results:
+        sys.stdout.write(json.dumps(r) + "\n")
+    sys.stdout.write(json.dumps({"best": best, "ratio": summary["ratio"]}) + "\n")
+
+
 def _models(args: argparse.Namespace) -> None:
     from workbench.models import list_models
 
@@ -127,6 +164,15 @@ def main(argv: list[str] | None = None) -> None:
         help="properties that also get the random-init baseline ('' for none)",
     )
     p.set_defaults(func=_probes)
+
+    p = sub.add_parser("interventions", help="Li et al.'s intervention sweep with shipped probes")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--games", type=int, default=500)
+    p.add_argument("--edits", type=int, default=500)
+    p.add_argument("--scales", default="1,3,10,30")
+    p.add_argument("--modes", default="single,from")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=_interventions)
 
     p = sub.add_parser("models", help="list the models the workbench knows")
     p.set_defaults(func=_models)

@@ -21,6 +21,7 @@ from workbench.othello.squares import BLACK, COLUMNS, SQUARE_NAMES, WHITE
 TRACE = {"heatmap": 0, "black": 1, "white": 2, "legal": 3, "last": 4, "flipped": 5, "click": 6}
 _ROWS, _COLS = np.divmod(np.arange(64), 8)
 BOARD_GREEN = "#2e7d4f"
+GRID_GREEN = "#173f27"  # shows through the gaps between cells
 
 
 def _xy(mask: Bool[np.ndarray, " 64"]) -> tuple[list[int], list[int]]:
@@ -36,13 +37,21 @@ def board_traces(
     last_move: int | None = None,
     flipped: Bool[np.ndarray, " 64"] | None = None,
     value_label: str = "p(next move)",
-    zmin: float = 0.0,
-    zmax: float = 1.0,
-    colorscale: str = "Oranges",
+    zmin: float | None = 0.0,
+    zmax: float | None = None,
+    colorscale: str | list = "board",
 ) -> list[go.BaseTraceType]:
-    """The seven traces of one board (see the module docstring for their order)."""
+    """The seven traces of one board (see the module docstring for their order).
+
+    ``zmax=None`` scales to the largest value; the default ``"board"`` colour scale runs
+    from the board's green (0) to amber, so empty, unlikely squares stay board-coloured.
+    """
     board = np.asarray(board)
-    z = np.full(64, np.nan) if values is None else np.asarray(values, dtype=float)
+    z = np.zeros(64) if values is None else np.asarray(values, dtype=float)
+    if values is None:  # a plain board: every cell board-green
+        zmin, zmax, colorscale = 0.0, 1.0, "board"
+    if colorscale == "board":
+        colorscale = [[0.0, BOARD_GREEN], [1.0, "#ffc107"]]
     text = [
         f"{SQUARE_NAMES[s]}" + ("" if values is None else f"<br>{value_label}: {z[s]:.3f}")
         for s in range(64)
@@ -62,11 +71,11 @@ def board_traces(
             zmin=zmin,
             zmax=zmax,
             colorscale=colorscale,
-            zmid=0 if zmin < 0 < zmax else None,
+            zmid=0 if zmin is not None and zmax is not None and zmin < 0 < zmax else None,
             text=np.array(text).reshape(8, 8),
             hoverinfo="text",
             showscale=values is not None,
-            colorbar=dict(title=value_label, len=0.8),
+            colorbar=dict(title=value_label, len=0.55, y=1.0, yanchor="top"),
             xgap=2,
             ygap=2,
         ),
@@ -126,11 +135,11 @@ def board_traces(
 def _board_layout(fig: go.Figure, title: str | None, size: int) -> go.Figure:
     fig.update_layout(
         title=title,
-        width=size + 140,
+        width=size + 170,
         height=size,
-        plot_bgcolor=BOARD_GREEN,
+        plot_bgcolor=GRID_GREEN,
         margin=dict(l=30, r=10, t=40 if title else 10, b=10),
-        legend=dict(orientation="h", y=-0.02, yanchor="top"),
+        legend=dict(x=1.02, y=0.0, yanchor="bottom", font=dict(size=11)),
         clickmode="event",
     )
     fig.update_xaxes(
