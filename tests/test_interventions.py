@@ -68,3 +68,14 @@ def test_zero_scale_is_the_unedited_model_and_hooks_are_removed():
     again = predict_with_edits(model, games, edits, {}, scale=0.0)
     assert torch.equal(plain, again)
     assert all(not hp._forward_hooks for hp in model.hook_dict.values())
+
+
+def test_chunking_by_position_does_not_change_predictions():
+    model = tiny_model()
+    games = play_games(n_games=30, rng=4)
+    edits, _ = sample_flip_edits(games, 40, seed=1)
+    site = "blocks.1.hook_resid_pre"
+    probe = LinearProbe(torch.randn(32, 64, 3), torch.zeros(64, 3), "relative", site)
+    one = predict_with_edits(model, games, edits, {site: probe}, scale=3.0, chunk_size=1)
+    many = predict_with_edits(model, games, edits, {site: probe}, scale=3.0, chunk_size=64)
+    assert torch.allclose(one, many, atol=1e-4)

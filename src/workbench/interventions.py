@@ -115,29 +115,41 @@ def predict_with_edits(
     probes: dict[str, LinearProbe],
     *,
     scale: float,
+    chunk_size: int = 100,
 ) -> Float[Tensor, "n 64"]:
     """Next-move logits over squares at each edit's position, with the edits applied.
 
     ``probes`` maps hook site -> relative-frame probe; every given site is edited.
     """
     validate_hooks(model, list(probes))
+    out = torch.full((len(edits), 64), -torch.inf)
+    # Causal attention: tokens after an edit's position cannot change its prediction, so
+    # run edits sorted by position, each chunk only up to the last position it needs.
+    order = sorted(range(len(edits)), key=lambda i: edits[i].position)
+    for chunk in (order[i : i + chunk_size] for i in range(0, len(order), chunk_size)):
+        logits = _edited_logits(model, games, [edits[i] for i in chunk], probes, scale)
+        out[chunk] = logits
+    return out
+
+
+def _edited_logits(model, games, edits, probes, scale) -> Float[Tensor, "n 64"]:
     idx = torch.tensor([[e.game, e.position, e.square, e.to_class] for e in edits])
-    tokens = torch.from_numpy(model_inputs(games[idx[:, 0].numpy()])).to(model.cfg.device)
+    length = int(idx[:, 1].max()) + 1
+    tokens = torch.from_numpy(model_inputs(games[idx[:, 0].numpy()])[:, :length])
     rows = torch.arange(len(edits))
 
     def make_hook(probe: LinearProbe):
         def hook(resid: Tensor, hook) -> Tensor:
             here = resid[rows, idx[:, 1]]
-            resid[rows, idx[:, 1]] = push_to_class(here, probe, idx[:, 2], idx[:, 3], scale).to(
-                resid.dtype
-            )
+            pushed = push_to_class(here, probe, idx[:, 2], idx[:, 3], scale)
+            resid[rows, idx[:, 1]] = pushed.to(resid.dtype)
             return resid
 
         return hook
 
     fwd_hooks = [(site, make_hook(p)) for site, p in probes.items()] if scale > 0 else []
-    with model.hooks(fwd_hooks=fwd_hooks):
-        logits = model(tokens)[rows, idx[:, 1]]
+    with model.hooks(fwd_hooks=fwd_hooks):  # removed even if the forward pass raises
+        logits = model(tokens.to(model.cfg.device))[rows, idx[:, 1]]
     out = torch.full((len(edits), 64), -torch.inf)
     out[:, TOKEN_TO_SQUARE[1:]] = logits[:, 1:].float().cpu()
     return out
