@@ -54,6 +54,12 @@ def held_out_games(
     return play_games(n_games=n_games, policy=policy, rng=np.random.default_rng([seed, 7]))
 
 
+def in_top_n(logits: Float[Tensor, "n k"], n: Int[Tensor, " n"]) -> Bool[Tensor, "n k"]:
+    """For each row, which entries are among its ``n[row]`` largest logits."""
+    ranks = logits.argsort(dim=-1, descending=True).argsort(dim=-1)
+    return ranks < n[:, None]
+
+
 def score_logits(
     logits: Float[Tensor, "batch pos d_vocab"], legal: Bool[Tensor, "batch pos d_vocab"]
 ) -> dict[str, Tensor]:
@@ -62,10 +68,7 @@ def score_logits(
     logits, legal = logits[has_move].float(), legal[has_move]
     probs = logits.softmax(dim=-1)
     top1 = legal.gather(-1, logits.argmax(dim=-1, keepdim=True)).squeeze(-1)
-    n_legal = legal.sum(dim=-1)
-    ranks = logits.argsort(dim=-1, descending=True).argsort(dim=-1)
-    in_top_n = ranks < n_legal[:, None]
-    exact = (in_top_n == legal).all(dim=-1)
+    exact = (in_top_n(logits, legal.sum(dim=-1)) == legal).all(dim=-1)
     return {"top1": top1, "mass": (probs * legal).sum(-1), "exact": exact}
 
 

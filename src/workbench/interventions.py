@@ -24,6 +24,7 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from workbench.activations import resid_sites, validate_hooks
+from workbench.evaluation import in_top_n
 from workbench.othello.engine import GameRecord, legal_moves, pack, unpack
 from workbench.othello.squares import EMPTY, MINE, THEIRS
 from workbench.othello.tokens import N_CTX, TOKEN_TO_SQUARE, model_inputs
@@ -158,10 +159,7 @@ def _edited_logits(model, games, edits, probes, scale) -> Float[Tensor, "n 64"]:
 def top_n_errors(logits: Float[Tensor, "n 64"], legal: Bool[np.ndarray, "n 64"]) -> np.ndarray:
     """Errors among the top-N predictions, N = number of legal moves (Li et al. 2023)."""
     legal_t = torch.from_numpy(legal)
-    n = legal_t.sum(-1)
-    ranks = logits.argsort(-1, descending=True).argsort(-1)
-    top = ranks < n[:, None]
-    return (top & ~legal_t).sum(-1).numpy()
+    return (in_top_n(logits, legal_t.sum(-1)) & ~legal_t).sum(-1).numpy()
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,32 @@ from workbench.othello.squares import BLACK, COLUMNS, SQUARE_NAMES, WHITE
 TRACE = {"heatmap": 0, "black": 1, "white": 2, "legal": 3, "last": 4, "flipped": 5, "click": 6}
 _ROWS, _COLS = np.divmod(np.arange(64), 8)
 BOARD_GREEN = "#2e7d4f"
-GRID_GREEN = "#173f27"  # shows through the gaps between cells
+GRID_GREEN = "#173f27"
+BLUE = "#1565c0"  # legal-move outlines  # shows through the gaps between cells
 
 
 def _xy(mask: Bool[np.ndarray, " 64"]) -> tuple[list[int], list[int]]:
     idx = np.flatnonzero(mask)
     return _COLS[idx].tolist(), _ROWS[idx].tolist()
+
+
+def _markers(mask: Bool[np.ndarray, " 64"], name: str, marker: dict) -> go.Scatter:
+    x, y = _xy(mask)
+    return go.Scatter(x=x, y=y, mode="markers", name=name, marker=marker, hoverinfo="skip")
+
+
+def restyle_board(fig: go.Figure, traces: list[go.BaseTraceType]) -> None:
+    """Move a board figure's data to ``traces`` (from ``board_traces``) in place.
+
+    Only the data changes (positions, values, hover text, colour bar shown or not), so a
+    ``FigureWidget`` keeps its click handlers and layout.
+    """
+    with fig.batch_update():
+        for i, trace in enumerate(traces[: TRACE["click"]]):
+            for key in ("x", "y", "z", "text"):
+                if key in trace and trace[key] is not None:
+                    fig.data[i][key] = trace[key]
+        fig.data[TRACE["heatmap"]].showscale = traces[TRACE["heatmap"]].showscale
 
 
 def board_traces(
@@ -63,6 +83,7 @@ def board_traces(
     if last_move is not None and last_move >= 0:
         last[last_move] = True
     stone = dict(size=26, line=dict(width=1, color="#333"))
+    thick, thin = dict(line=dict(width=3)), dict(line=dict(width=2))
     return [
         go.Heatmap(
             z=z.reshape(8, 8),
@@ -79,46 +100,11 @@ def board_traces(
             xgap=2,
             ygap=2,
         ),
-        go.Scatter(
-            x=_xy(board == BLACK)[0],
-            y=_xy(board == BLACK)[1],
-            mode="markers",
-            marker=dict(color="black", **stone),
-            name="black",
-            hoverinfo="skip",
-        ),
-        go.Scatter(
-            x=_xy(board == WHITE)[0],
-            y=_xy(board == WHITE)[1],
-            mode="markers",
-            marker=dict(color="white", **stone),
-            name="white",
-            hoverinfo="skip",
-        ),
-        go.Scatter(
-            x=_xy(legal)[0],
-            y=_xy(legal)[1],
-            mode="markers",
-            name="legal move",
-            marker=dict(symbol="square-open", size=30, color="#1565c0", line=dict(width=3)),
-            hoverinfo="skip",
-        ),
-        go.Scatter(
-            x=_xy(last)[0],
-            y=_xy(last)[1],
-            mode="markers",
-            name="last move",
-            marker=dict(symbol="circle-open", size=34, color="red", line=dict(width=3)),
-            hoverinfo="skip",
-        ),
-        go.Scatter(
-            x=_xy(flipped)[0],
-            y=_xy(flipped)[1],
-            mode="markers",
-            name="flipped",
-            marker=dict(symbol="x-thin", size=10, color="red", line=dict(width=2)),
-            hoverinfo="skip",
-        ),
+        _markers(board == BLACK, "black", dict(color="black", **stone)),
+        _markers(board == WHITE, "white", dict(color="white", **stone)),
+        _markers(legal, "legal move", dict(symbol="square-open", size=30, color=BLUE, **thick)),
+        _markers(last, "last move", dict(symbol="circle-open", size=34, color="red", **thick)),
+        _markers(flipped, "flipped", dict(symbol="x-thin", size=10, color="red", **thin)),
         go.Scatter(
             x=_COLS.tolist(),
             y=_ROWS.tolist(),

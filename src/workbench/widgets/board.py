@@ -17,7 +17,7 @@ from transformer_lens import HookedTransformer
 from workbench.evaluation import next_move_probabilities
 from workbench.othello.engine import GameRecord, parse_moves, play_games, replay
 from workbench.othello.squares import BLACK, SQUARE_NAMES, square_index
-from workbench.plots import TRACE, board_figure, board_traces
+from workbench.plots import TRACE, board_figure, board_traces, restyle_board
 
 
 class GameExplorer:
@@ -62,6 +62,10 @@ class GameExplorer:
         """Replace the game (validated by the engine) and show state ``show`` (default: last)."""
         self.record: GameRecord = replay([moves]) if moves else play_games(np.zeros((1, 0), int))
         self.moves = list(moves)
+        # unpacked once per game, not on every slider step
+        self._boards = self.record.boards()[0]
+        self._legal = self.record.legal_mask()[0]
+        self._flipped = self.record.flipped_mask()[0]
         self.probs = next_move_probabilities(self.model, np.array(moves, dtype=np.int64))
         self.slider.max = len(moves)
         target = len(moves) if show is None else show
@@ -77,7 +81,7 @@ class GameExplorer:
         """Play ``square`` at the shown state (dropping later moves); False if illegal."""
         square = square_index(square)
         t = self.state
-        legal = np.flatnonzero(self.record.legal_mask()[0, t])
+        legal = np.flatnonzero(self._legal[t])
         if square not in legal:
             names = ", ".join(SQUARE_NAMES[s] for s in legal) or "none (game over)"
             self.message.value = f"<b>{SQUARE_NAMES[square]}</b> is not legal here. Legal: {names}."
@@ -107,24 +111,14 @@ class GameExplorer:
             self.play(int(points.point_inds[0]))
 
     def show(self, t: int) -> None:
-        board = self.record.boards()[0, t]
-        legal = self.record.legal_mask()[0, t]
+        legal = self._legal[t]
         last = self.moves[t - 1] if t > 0 else None
         probs = self.probs[t] if t < len(self.probs) else np.full(64, np.nan)
         values = None if np.isnan(probs).all() else probs
-        new = board_traces(
-            board,
-            values=values,
-            legal=legal,
-            last_move=last,
-            flipped=self.record.flipped_mask()[0, t],
+        traces = board_traces(
+            self._boards[t], values=values, legal=legal, last_move=last, flipped=self._flipped[t]
         )
-        with self.figure.batch_update():
-            for i, trace in enumerate(new[:-1]):
-                for key in ("x", "y", "z", "text"):
-                    if key in trace and trace[key] is not None:
-                        self.figure.data[i][key] = trace[key]
-            self.figure.data[0].showscale = values is not None
+        restyle_board(self.figure, traces)
         self.info.value = self._describe(t, probs, legal)
 
     def _describe(self, t: int, probs: np.ndarray, legal: np.ndarray) -> str:

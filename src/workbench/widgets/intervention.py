@@ -18,7 +18,7 @@ from workbench.activations import resid_sites
 from workbench.interventions import Edit, edited_legal_moves, predict_with_edits
 from workbench.othello.engine import parse_moves, replay
 from workbench.othello.squares import BLACK, EMPTY, MINE, SQUARE_NAMES, THEIRS, WHITE
-from workbench.plots import TRACE, board_figure, board_traces
+from workbench.plots import TRACE, board_figure, board_traces, restyle_board
 from workbench.probes import ProbeSuite
 
 
@@ -142,13 +142,7 @@ class InterventionExplorer:
 
     @staticmethod
     def _draw(fig, board, probs, legal, marked: int | None = None) -> None:
-        new = board_traces(board, values=probs, legal=legal, last_move=marked)
-        with fig.batch_update():
-            for i, trace in enumerate(new[:-1]):
-                for key in ("x", "y", "z", "text"):
-                    if key in trace and trace[key] is not None:
-                        fig.data[i][key] = trace[key]
-            fig.data[0].showscale = True
+        restyle_board(fig, board_traces(board, values=probs, legal=legal, last_move=marked))
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
