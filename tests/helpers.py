@@ -30,3 +30,31 @@ def network_blocked():
         yield
     finally:
         socket.socket.connect = real_connect
+
+
+def write_notebook(path, *sources: str):
+    """A notebook at ``path``: a title cell, then one code cell per source."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}\n\nA test notebook.")]
+    nb.cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+def random_suite(model):
+    """Relative-frame probes with random weights at every residual site."""
+    import torch
+
+    from workbench.activations import resid_sites
+    from workbench.probes import LinearProbe, ProbeSuite
+
+    gen = torch.Generator().manual_seed(0)
+    suite = ProbeSuite()
+    for site in resid_sites(model):
+        W = torch.randn(model.cfg.d_model, 64, 3, generator=gen)
+        suite.probes[suite.key("relative", site)] = LinearProbe(
+            W, torch.zeros(64, 3), "relative", site
+        )
+    return suite

@@ -13,7 +13,7 @@ from workbench.othello import play_games, reference
 from workbench.othello.squares import BLACK, EMPTY, MINE, THEIRS, WHITE
 from workbench.probes import LinearProbe
 
-from helpers import tiny_model
+from helpers import random_suite, tiny_model
 
 
 def test_push_reaches_the_target_class_with_the_margin():
@@ -79,3 +79,38 @@ def test_chunking_by_position_does_not_change_predictions():
     one = predict_with_edits(model, games, edits, {site: probe}, scale=3.0, chunk_size=1)
     many = predict_with_edits(model, games, edits, {site: probe}, scale=3.0, chunk_size=64)
     assert torch.allclose(one, many, atol=1e-4)
+
+
+def test_scan_flips_matches_one_edit_at_a_time():
+    from workbench.activations import resid_sites
+    from workbench.interventions import probes_from, scan_flips
+
+    model = tiny_model()
+    games = play_games(n_games=1, rng=3)
+    suite = random_suite(model)
+    first = resid_sites(model)[1]
+    scan = scan_flips(model, suite, games, 9, first_site=first, scale=5.0)
+    board = games.boards("relative")[0, 10]
+    assert sorted(scan.squares) == list(np.flatnonzero(board != EMPTY))
+    probes = probes_from(model, suite, first)
+    for i in (0, len(scan.squares) - 1):
+        edit = Edit(0, 9, int(scan.squares[i]), int(scan.to_class[i]))
+        alone = predict_with_edits(model, games, [edit], probes, scale=5.0).softmax(-1)[0]
+        assert np.allclose(scan.probs_after[i], alone.numpy(), atol=1e-5)
+        flipped = board.copy()
+        flipped[edit.square] = edit.to_class
+        absolute = [BLACK if v == MINE else WHITE if v == THEIRS else EMPTY for v in flipped]
+        assert list(np.flatnonzero(scan.legal_after[i])) == reference.legal_squares(absolute, BLACK)
+    assert (scan.errors_after >= 0).all() and len(scan.errors_before) == len(scan.squares)
+
+
+def test_scan_flips_rejects_a_position_outside_the_game():
+    import pytest
+
+    from workbench.activations import resid_sites
+    from workbench.interventions import scan_flips
+
+    model = tiny_model()
+    games = play_games(n_games=1, rng=3)
+    with pytest.raises(ValueError, match="outside game 0"):
+        scan_flips(model, random_suite(model), games, 70, first_site=resid_sites(model)[0], scale=1)

@@ -211,3 +211,68 @@ def intervention_sweep(
                     )
                 )
     return results
+
+
+def probes_from(
+    model: HookedTransformer, suite: ProbeSuite, first_site: str
+) -> dict[str, LinearProbe]:
+    """Relative-frame probes for ``first_site`` and every later residual site that has one."""
+    sites = [s for s in resid_sites(model) if suite.key("relative", s) in suite.probes]
+    if first_site not in sites:
+        raise ValueError(f"No relative-frame probe at {first_site!r}; probed sites: {sites}.")
+    return {s: suite.get("relative", s) for s in sites[sites.index(first_site) :]}
+
+
+@dataclass
+class FlipScan:
+    """Every single-stone flip at one position of one game, and what the model then predicts.
+
+    Row ``i`` flips ``squares[i]`` to ``to_class[i]`` (mine <-> theirs).
+    """
+
+    position: int  # the model's position (it has read moves 0..position)
+    squares: Int[np.ndarray, " k"]
+    to_class: Int[np.ndarray, " k"]
+    probs_before: Float[np.ndarray, " 64"]  # the unedited model, over squares
+    probs_after: Float[np.ndarray, "k 64"]  # the edited model
+    legal_before: Bool[np.ndarray, " 64"]  # true legal moves of the real board
+    legal_after: Bool[np.ndarray, "k 64"]  # true legal moves of each edited board
+    errors_before: Int[np.ndarray, " k"]  # top-N errors of the unedited model vs edited board
+    errors_after: Int[np.ndarray, " k"]  # the same for the edited model
+
+
+def scan_flips(
+    model: HookedTransformer,
+    suite: ProbeSuite,
+    games: GameRecord,
+    position: int,
+    *,
+    game: int = 0,
+    first_site: str,
+    scale: float,
+) -> FlipScan:
+    """Flip each stone of the board at ``position`` in turn, editing from ``first_site`` on."""
+    if not 0 <= position < min(int(games.lengths[game]), N_CTX):
+        raise ValueError(
+            f"position {position} is outside game {game}'s model positions "
+            f"0..{min(int(games.lengths[game]), N_CTX) - 1}."
+        )
+    board = games.boards("relative")[game, position + 1]
+    squares = np.flatnonzero(board != EMPTY)
+    to_class = np.where(board[squares] == MINE, THEIRS, MINE)
+    edits = [Edit(game, position, int(s), int(c)) for s, c in zip(squares, to_class, strict=True)]
+    probes = probes_from(model, suite, first_site)
+    before = predict_with_edits(model, games, edits[:1], {}, scale=0.0)
+    after = predict_with_edits(model, games, edits, probes, scale=scale)
+    legal_after = edited_legal_moves(np.repeat(board[None], len(squares), 0), squares, to_class)
+    return FlipScan(
+        position=position,
+        squares=squares,
+        to_class=to_class,
+        probs_before=before.softmax(-1)[0].numpy(),
+        probs_after=after.softmax(-1).numpy(),
+        legal_before=games.legal_mask()[game, position + 1],
+        legal_after=legal_after,
+        errors_before=top_n_errors(before.expand(len(edits), -1), legal_after),
+        errors_after=top_n_errors(after, legal_after),
+    )

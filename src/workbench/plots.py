@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from jaxtyping import Bool, Float, Int
 
 from workbench.othello.engine import GameRecord
-from workbench.othello.squares import BLACK, COLUMNS, SQUARE_NAMES, WHITE
+from workbench.othello.squares import BLACK, COLUMNS, MINE, SQUARE_NAMES, WHITE
 
 TRACE = {"heatmap": 0, "black": 1, "white": 2, "legal": 3, "last": 4, "flipped": 5, "click": 6}
 _ROWS, _COLS = np.divmod(np.arange(64), 8)
@@ -188,30 +188,84 @@ def game_figure(
             **value_style,
         )
 
-    fig = go.Figure(
-        traces(0), frames=[go.Frame(data=traces(t), name=str(t)) for t in range(n_states)]
+    return board_slider_figure(
+        [traces(t) for t in range(n_states)],
+        [str(t) for t in range(n_states)],
+        prefix="moves played: ",
+        title=title,
+        size=size,
     )
-    steps = [
-        dict(
-            method="animate",
-            label=str(t),
-            args=[
-                [str(t)],
-                dict(
-                    mode="immediate",
-                    frame=dict(duration=0, redraw=True),
-                    transition=dict(duration=0),
-                ),
-            ],
+
+
+def board_slider_figure(
+    steps: list[list[go.BaseTraceType]],
+    labels: list[str],
+    *,
+    prefix: str = "",
+    titles: list[str] | None = None,
+    title: str | None = None,
+    size: int = 420,
+) -> go.Figure:
+    """Boards (each a ``board_traces`` list) behind a slider, as plotly frames.
+
+    Everything runs in the browser: the figure needs no kernel. ``titles`` (optional)
+    gives each step its own title, e.g. a one-line summary of that step.
+    """
+    if len(steps) != len(labels) or (titles is not None and len(titles) != len(steps)):
+        raise ValueError(
+            f"one label (and title, if given) per step: {len(steps)} steps, "
+            f"{len(labels)} labels, {None if titles is None else len(titles)} titles"
         )
-        for t in range(n_states)
-    ]
-    fig.update_layout(
-        sliders=[dict(steps=steps, currentvalue=dict(prefix="moves played: "), pad=dict(t=30))]
+
+    def frame(i: int) -> go.Frame:
+        layout = None if titles is None else dict(title=dict(text=titles[i]))
+        return go.Frame(data=steps[i], name=labels[i], layout=layout)
+
+    fig = go.Figure(steps[0], frames=[frame(i) for i in range(len(steps))])
+    animate = dict(
+        mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0)
     )
-    _board_layout(fig, title, size)
+    slider = dict(
+        steps=[dict(method="animate", label=lab, args=[[lab], animate]) for lab in labels],
+        currentvalue=dict(prefix=prefix),
+        pad=dict(t=30),
+    )
+    fig.update_layout(sliders=[slider])
+    _board_layout(fig, titles[0] if titles else title, size)
     fig.update_layout(height=size + 90)
     return fig
+
+
+def flip_scan_figure(
+    scan,
+    board: Int[np.ndarray, " 64"],
+    player: int,
+    *,
+    size: int = 420,
+) -> go.Figure:
+    """Each single-stone flip of a ``FlipScan`` behind a slider (step 0: no edit).
+
+    ``board`` is the real board (black/white) at the scanned position and ``player`` the
+    colour to move. Each step shows the edited board, its true legal moves (outlines), the
+    flipped stone (ring) and the edited model's next-move probabilities (heatmap).
+    """
+    other = BLACK + WHITE - player
+    steps = [board_traces(board, values=scan.probs_before, legal=scan.legal_before)]
+    labels, titles = ["none"], ["No edit: the model as it is, real legal moves"]
+    for i, (square, to_class) in enumerate(zip(scan.squares, scan.to_class, strict=True)):
+        edited = np.array(board).copy()
+        edited[square] = player if to_class == MINE else other
+        steps.append(
+            board_traces(
+                edited, values=scan.probs_after[i], legal=scan.legal_after[i], last_move=square
+            )
+        )
+        labels.append(SQUARE_NAMES[square])
+        titles.append(
+            f"{SQUARE_NAMES[square]} → {'mine' if to_class == MINE else 'theirs'}: "
+            f"top-N errors {scan.errors_before[i]} before, {scan.errors_after[i]} after the edit"
+        )
+    return board_slider_figure(steps, labels, prefix="flipped stone: ", titles=titles, size=size)
 
 
 def learning_curve_figure(

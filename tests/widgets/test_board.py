@@ -44,3 +44,12 @@ def test_random_game_and_model_move():
     explorer.slider.value = 5
     explorer.play_model_move()  # plays the argmax if legal, else reports why not
     assert explorer.state == 6 or "not legal" in explorer.message.value
+
+
+def test_display_bundle_carries_a_kernel_free_game_slider():
+    from workbench.widgets.static import STATIC_FIGURE_MIME
+
+    explorer = GameExplorer(tiny_model(), moves=["F5", "D6", "C3"])
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert len(bundle[STATIC_FIGURE_MIME]["frames"]) == 4  # states 0..3

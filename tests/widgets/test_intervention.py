@@ -1,24 +1,10 @@
 import numpy as np
-import torch
 
-from workbench.activations import resid_sites
 from workbench.othello import play_games
 from workbench.plots import TRACE
-from workbench.probes import LinearProbe, ProbeSuite
 from workbench.widgets import InterventionExplorer
 
-from helpers import tiny_model
-
-
-def random_suite(model) -> ProbeSuite:
-    gen = torch.Generator().manual_seed(0)
-    suite = ProbeSuite()
-    for site in resid_sites(model):
-        W = torch.randn(model.cfg.d_model, 64, 3, generator=gen)
-        suite.probes[suite.key("relative", site)] = LinearProbe(
-            W, torch.zeros(64, 3), "relative", site
-        )
-    return suite
+from helpers import random_suite, tiny_model
 
 
 def test_flipping_a_stone_changes_predictions_and_legal_outlines():
@@ -41,3 +27,17 @@ def test_clicking_an_empty_square_explains():
     explorer = InterventionExplorer(model, random_suite(model), ["F5", "D6"])
     explorer.flip(0)
     assert "empty" in explorer.info.value and explorer.edit is None
+
+
+def test_display_bundle_carries_a_kernel_free_flip_slider():
+    from workbench.widgets.static import STATIC_FIGURE_MIME
+
+    model = tiny_model()
+    game = play_games(n_games=1, rng=0).moves[0][:12]
+    explorer = InterventionExplorer(model, random_suite(model), game)
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    figure = bundle[STATIC_FIGURE_MIME]
+    n_stones = int((explorer._relative_board() != 0).sum())
+    assert len(figure["frames"]) == n_stones + 1  # "no edit", then one flip per stone
+    assert len(figure["layout"]["sliders"][0]["steps"]) == n_stones + 1

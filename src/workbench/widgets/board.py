@@ -17,10 +17,11 @@ from transformer_lens import HookedTransformer
 from workbench.evaluation import next_move_probabilities
 from workbench.othello.engine import GameRecord, parse_moves, play_games, replay
 from workbench.othello.squares import BLACK, SQUARE_NAMES, square_index
-from workbench.plots import TRACE, board_figure, board_traces, restyle_board
+from workbench.plots import TRACE, board_figure, board_traces, game_figure, restyle_board
+from workbench.widgets.static import StaticFormWidget
 
 
-class GameExplorer:
+class GameExplorer(StaticFormWidget):
     """Step through a game with a slider; click a legal square to play it from there.
 
     The heatmap is the model's probability for each square being the next move; blue
@@ -143,5 +144,6 @@ class GameExplorer:
             lines.append(f"&nbsp;&nbsp;{html.escape(SQUARE_NAMES[s])}: {probs[s]:.3f} {mark}")
         return "<br>".join(lines)
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    def static_figure(self) -> go.Figure:
+        """The current game and predictions as a kernel-free figure with a slider."""
+        return game_figure(self.record, 0, probs=self.probs, title="Game and predictions")

@@ -15,18 +15,25 @@ import torch
 from transformer_lens import HookedTransformer
 
 from workbench.activations import resid_sites
-from workbench.interventions import Edit, edited_legal_moves, predict_with_edits
+from workbench.interventions import (
+    Edit,
+    edited_legal_moves,
+    predict_with_edits,
+    probes_from,
+    scan_flips,
+)
 from workbench.othello.engine import parse_moves, replay
 from workbench.othello.squares import BLACK, EMPTY, MINE, SQUARE_NAMES, THEIRS, WHITE
-from workbench.plots import TRACE, board_figure, board_traces, restyle_board
+from workbench.plots import TRACE, board_figure, board_traces, flip_scan_figure, restyle_board
 from workbench.probes import ProbeSuite
+from workbench.widgets.static import StaticFormWidget
 
 
 def _probs(logits: torch.Tensor) -> np.ndarray:
     return logits.softmax(-1)[0].numpy()
 
 
-class InterventionExplorer:
+class InterventionExplorer(StaticFormWidget):
     """Click an occupied square on the right board to flip its colour in the model's mind."""
 
     def __init__(
@@ -107,13 +114,7 @@ class InterventionExplorer:
             self.info.value = "Click a stone on the right board to flip it in the model's mind."
             return
         square, to_class = self.edit
-        sites = resid_sites(self.model)
-        sites = [
-            s
-            for s in sites[sites.index(self.site.value) :]
-            if self.suite.key("relative", s) in self.suite.probes
-        ]
-        probes = {s: self.suite.get("relative", s) for s in sites}
+        probes = probes_from(self.model, self.suite, self.site.value)
         edited = _probs(
             predict_with_edits(
                 self.model,
@@ -135,7 +136,7 @@ class InterventionExplorer:
         top_n_before = np.argsort(-plain)[: int(new_legal.sum())]
         self.info.value = (
             f"Flipped <b>{SQUARE_NAMES[square]}</b> to {'mine' if to_class == MINE else 'theirs'} "
-            f"at {len(sites)} site(s) from {self.site.value}. Legal moves of the edited board: "
+            f"at {len(probes)} site(s) from {self.site.value}. Legal moves of the edited board: "
             f"{', '.join(SQUARE_NAMES[s] for s in np.flatnonzero(new_legal))}. "
             f"Top-N errors: {int((~new_legal[top_n_before]).sum())} before, {errors} after."
         )
@@ -144,5 +145,16 @@ class InterventionExplorer:
     def _draw(fig, board, probs, legal, marked: int | None = None) -> None:
         restyle_board(fig, board_traces(board, values=probs, legal=legal, last_move=marked))
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    def static_figure(self) -> go.Figure:
+        """Every single-stone flip at the current position, behind a kernel-free slider."""
+        p = self.position.value
+        scan = scan_flips(
+            self.model,
+            self.suite,
+            self.record,
+            p,
+            first_site=self.site.value,
+            scale=self.scale.value,
+        )
+        board = self.record.boards()[0, p + 1]
+        return flip_scan_figure(scan, board, int(self.record.player[0, p + 1]))

@@ -1,0 +1,117 @@
+import json
+import re
+
+import nbformat
+import plotly.graph_objects as go
+import pytest
+from render.conftest import NOTEBOOKS
+
+from workbench.render import make_kernel_free, render_site
+from workbench.render.site import PLOTLY_MIME, WIDGET_STATE_MIME, WIDGET_VIEW_MIME
+from workbench.widgets.static import STATIC_FIGURE_MIME
+
+from helpers import write_notebook
+
+CDN = re.compile(r"""<(?:script|link)[^>]+(?:src|href)=["']?(?:https?:)?//""")
+
+
+def _output(data: dict) -> nbformat.NotebookNode:
+    return nbformat.v4.new_output("display_data", data=data)
+
+
+def test_static_form_wins_over_the_live_widget_and_plotly_json_becomes_html():
+    fig = go.Figure(go.Scatter(y=[1, 2])).to_plotly_json()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {WIDGET_STATE_MIME: {"state": {"abc": {"state": {}}}}}
+    cell = nbformat.v4.new_code_cell("")
+    widget = {"model_id": "abc", "version_major": 2, "version_minor": 0}
+    cell.outputs = [
+        _output({"text/plain": "W", WIDGET_VIEW_MIME: widget, STATIC_FIGURE_MIME: fig}),
+        _output({"text/plain": "F", PLOTLY_MIME: fig}),
+        _output({"text/plain": "just text"}),
+    ]
+    nb.cells = [cell]
+    assert make_kernel_free(nb, prefix="nb") == (2, 0)
+    first, second, third = cell.outputs
+    assert list(first.data) == ["text/html"] and 'id="fig-nb-0-0"' in first.data["text/html"]
+    assert "Plotly.newPlot" in second.data["text/html"]
+    assert third.data == {"text/plain": "just text"}
+    assert "widgets" not in nb.metadata  # nothing left for a widget manager to draw
+
+
+def test_a_widget_without_static_form_keeps_only_the_state_it_needs():
+    nb = nbformat.v4.new_notebook()
+    state = {
+        "a1": {"state": {"children": ["IPY_MODEL_b2"]}},
+        "b2": {"state": {"value": 3}},
+        "c3": {"state": {"figure": "a live figure widget whose view was replaced"}},
+    }
+    nb.metadata["widgets"] = {WIDGET_STATE_MIME: {"state": state}}
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [_output({WIDGET_VIEW_MIME: {"model_id": "a1"}})]
+    nb.cells = [cell]
+    assert make_kernel_free(nb, prefix="nb") == (0, 1)
+    assert sorted(nb.metadata["widgets"][WIDGET_STATE_MIME]["state"]) == ["a1", "b2"]
+
+
+def test_site_has_every_notebook_and_plotly_once(site):
+    out, report = site
+    assert [p.notebook for p in report.pages] == [p.name for p in NOTEBOOKS]
+    index = (out / "index.html").read_text()
+    for page in report.pages:
+        html = (out / page.page).read_text()
+        assert f'href="{page.page}"' in index
+        assert page.figures > 0
+        assert html.count('src="_static/plotly.min.js"') == 1
+        assert "plotly.js v" not in html  # the library itself is not inlined
+        assert not CDN.findall(html), "a page loads a script or stylesheet from the network"
+    assert (out / "_static" / "plotly.min.js").stat().st_size > 1_000_000
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["total_bytes"] == report.total_bytes
+    print(
+        f"site: {len(report.pages)} pages, {report.total_bytes / 1e6:.2f} MB, "
+        f"{report.mean_page_bytes / 1e6:.2f} MB per page, rendered in {report.seconds:.0f} s"
+    )
+
+
+def test_widget_manager_is_bundled_not_fetched(widget_site):
+    out, report = widget_site
+    (page,) = report.pages
+    assert page.widgets == 1
+    html = (out / page.page).read_text()
+    assert (
+        "_static/html-manager/embed-amd.js" in html
+        and "application/vnd.jupyter.widget-state" in html
+    )
+    assert (out / "_static" / "html-manager" / "embed-amd.js").exists()
+    assert (out / "_static" / "require.js").exists()
+    assert not CDN.findall(html)
+
+
+def test_failed_render_leaves_the_previous_site(tmp_path):
+    good = write_notebook(tmp_path / "good.ipynb", "1 + 1")
+    out = tmp_path / "site"
+    render_site([good], out, progress=False)
+    before = sorted(p.name for p in out.iterdir())
+    broken = write_notebook(tmp_path / "broken.ipynb", "raise RuntimeError('boom')")
+    with pytest.raises(Exception, match="boom"):
+        render_site([good, broken], out, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == before
+    with pytest.raises(FileNotFoundError, match="missing.ipynb"):
+        render_site([tmp_path / "missing.ipynb"], out, progress=False)
+
+
+def test_a_finished_progress_bar_becomes_its_text():
+    nb = nbformat.v4.new_notebook()
+    state = {
+        "box": {"state": {"_view_name": "HBoxView", "children": ["IPY_MODEL_l", "IPY_MODEL_p"]}},
+        "l": {"state": {"_view_name": "HTMLView", "value": "harvest: 100%"}},
+        "p": {"state": {"_view_name": "ProgressView", "value": 2.0, "max": 2.0}},
+    }
+    nb.metadata["widgets"] = {WIDGET_STATE_MIME: {"state": state}}
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [_output({"text/plain": "0%", WIDGET_VIEW_MIME: {"model_id": "box"}})]
+    nb.cells = [cell]
+    assert make_kernel_free(nb, prefix="nb") == (0, 0)
+    assert cell.outputs[0].data == {"text/plain": "harvest: 100%"}
+    assert "widgets" not in nb.metadata
