@@ -58,3 +58,25 @@ def random_suite(model):
             W, torch.zeros(64, 3), "relative", site
         )
     return suite
+
+
+def identity_sae(d_in: int, hook: str, model_name: str = "tiny"):
+    """A standard sae-lens SAE that reconstructs exactly: x = relu(x) - relu(-x)."""
+    import torch
+    from sae_lens.saes.sae import SAEMetadata
+    from sae_lens.saes.standard_sae import StandardSAE, StandardSAEConfig
+
+    cfg = StandardSAEConfig(
+        d_in=d_in,
+        d_sae=2 * d_in,
+        apply_b_dec_to_input=False,
+        metadata=SAEMetadata(hook_name=hook, model_name=model_name),
+    )
+    sae = StandardSAE(cfg)
+    eye = torch.eye(d_in)
+    with torch.no_grad():
+        sae.W_enc.copy_(torch.cat([eye, -eye], dim=1))
+        sae.W_dec.copy_(torch.cat([eye, -eye], dim=0))
+        sae.b_enc.zero_()
+        sae.b_dec.zero_()
+    return sae

@@ -1,0 +1,184 @@
+"""Score features against the exact board (after Karvonen et al. 2024).
+
+Any set of features works: SAE latents, MLP neurons, or anything with one value per
+position. Board properties are binary and per square: ``C4 mine`` / ``C4 theirs`` /
+``C4 empty`` (relative frame), ``C4 legal``, ``C4 flipped``.
+
+1. A feature "detects" a property at threshold ``t`` when it is above ``t`` times its
+   largest value on the data; ``t`` runs over ``THRESHOLDS``.
+2. For every feature and property: precision, recall and F1, keeping the best threshold.
+3. **Coverage** of a property group: the best single feature's F1 for each property,
+   averaged over the group's properties.
+4. **Board reconstruction** (mine/theirs/empty): on the first half of the games find each
+   feature's high-precision properties (precision >= 0.95); on the second half predict
+   each square as the class of its most precise firing feature (ties: the higher F1; none: the
+   square's majority class on the first half), and report the accuracy next to the
+   majority-only accuracy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from jaxtyping import Bool, Float, Int
+from torch import Tensor
+
+from workbench.activations import Labels
+from workbench.othello.squares import SQUARE_NAMES
+
+THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
+RELATIVE = ("empty", "mine", "theirs")
+GROUPS = ("mine/theirs/empty", "legal", "flipped")
+
+
+def property_names() -> list[str]:
+    """Names of the 320 binary properties, in the column order of ``board_properties``."""
+    names = [f"{SQUARE_NAMES[s]} {c}" for c in RELATIVE for s in range(64)]
+    names += [f"{SQUARE_NAMES[s]} legal" for s in range(64)]
+    names += [f"{SQUARE_NAMES[s]} flipped" for s in range(64)]
+    return names
+
+
+def property_groups() -> dict[str, slice]:
+    return {
+        "mine/theirs/empty": slice(0, 192),
+        "legal": slice(192, 256),
+        "flipped": slice(256, 320),
+    }
+
+
+def board_properties(labels: Labels) -> Bool[Tensor, "n 320"]:
+    """Binary board properties for every valid position (flattened over games)."""
+    valid = labels.valid.reshape(-1)
+    relative = labels.relative.reshape(-1, 64)[valid]
+    parts = [relative == c for c in range(3)]
+    parts += [labels.legal.reshape(-1, 64)[valid], labels.flipped.reshape(-1, 64)[valid]]
+    return torch.cat(parts, dim=-1)
+
+
+@dataclass
+class FeatureScores:
+    """Best-threshold precision / recall / F1 of every feature for every property."""
+
+    f1: Float[Tensor, "feature property"]
+    precision: Float[Tensor, "feature property"]
+    recall: Float[Tensor, "feature property"]
+    threshold: Float[Tensor, "feature property"]  # the fraction of the feature's max used
+    support: Float[Tensor, " property"]  # positions where the property holds
+
+    def best_feature(self, prop: int | str) -> tuple[int, float]:
+        """The feature that best detects ``prop`` (an index or a name like ``"C4 theirs"``)."""
+        j = property_names().index(prop) if isinstance(prop, str) else prop
+        i = int(self.f1[:, j].argmax())
+        return i, float(self.f1[i, j])
+
+    def label(self, feature: int) -> tuple[str, float]:
+        """The property ``feature`` detects best, with its F1: an automatic label."""
+        j = int(self.f1[feature].argmax())
+        return property_names()[j], float(self.f1[feature, j])
+
+    def coverage(self) -> dict[str, float]:
+        """Per group: the best feature's F1 per property, averaged over the group's
+        properties that occur in the data (e.g. a centre square is never empty or legal)."""
+        return self._per_group(self.f1.max(dim=0).values)
+
+    def features_per_property(self, min_f1: float = 0.8) -> dict[str, float]:
+        """Per group: how many features detect a property with F1 >= ``min_f1``, on average."""
+        return self._per_group((self.f1 >= min_f1).sum(0).float())
+
+    def _per_group(self, values: Float[Tensor, " property"]) -> dict[str, float]:
+        occurs = self.support > 0
+        return {g: float(values[s][occurs[s]].mean()) for g, s in property_groups().items()}
+
+
+def score_features(
+    acts: Float[Tensor, "n feature"],
+    props: Bool[Tensor, "n property"],
+    *,
+    thresholds: tuple[float, ...] = THRESHOLDS,
+    chunk: int = 4096,
+) -> FeatureScores:
+    """Precision, recall and F1 of every (feature, property) pair; best threshold kept."""
+    if acts.shape[0] != props.shape[0]:
+        raise ValueError(
+            f"acts has {acts.shape[0]} positions but props has {props.shape[0]}: "
+            "they must describe the same positions."
+        )
+    acts = acts.float()
+    top = acts.max(dim=0).values.clamp(min=1e-8)
+    p = props.float()
+    positives = p.sum(0)  # property
+    shape = (acts.shape[1], props.shape[1])
+    best = {k: torch.zeros(shape) for k in ("f1", "precision", "recall", "threshold")}
+    for t in thresholds:
+        tp = torch.zeros(shape)
+        fired = torch.zeros(acts.shape[1])
+        for i in range(0, acts.shape[0], chunk):
+            on = (acts[i : i + chunk] > t * top).float()
+            tp += on.T @ p[i : i + chunk]
+            fired += on.sum(0)
+        precision = tp / fired[:, None].clamp(min=1)
+        recall = tp / positives[None].clamp(min=1)
+        f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
+        better = f1 > best["f1"]
+        for key, value in (("f1", f1), ("precision", precision), ("recall", recall)):
+            best[key] = torch.where(better, value, best[key])
+        best["threshold"] = torch.where(better, torch.full(shape, t), best["threshold"])
+    return FeatureScores(**best, support=positives)
+
+
+@dataclass
+class Reconstruction:
+    accuracy: float  # squares of held-out positions predicted right, features + fallback
+    majority_accuracy: float  # the same with no features (each square's majority class)
+    n_features_used: int  # features with at least one high-precision property
+
+
+def reconstruct_board(
+    acts: Float[Tensor, "n feature"],
+    relative: Int[Tensor, "n 64"],
+    game_of_position: Int[Tensor, " n"],
+    *,
+    min_precision: float = 0.95,
+    thresholds: tuple[float, ...] = THRESHOLDS,
+) -> Reconstruction:
+    """Rebuild the mine/theirs/empty board from high-precision features (module doc, 4)."""
+    games = torch.unique(game_of_position)
+    fit = torch.isin(game_of_position, games[: len(games) // 2])
+    test = ~fit
+    props = torch.cat([relative == c for c in range(3)], dim=-1)  # class-major, like names
+    scores = score_features(acts[fit], props[fit], thresholds=thresholds)
+    top = acts[fit].float().max(dim=0).values.clamp(min=1e-8)
+    # A feature votes for a property where it is precise at its best-F1 threshold.
+    votes_for = (scores.precision >= min_precision) & (scores.f1 > 0)  # feature, property
+    # One threshold per feature: the lowest at which it is precise for some property.
+    thr = torch.where(votes_for, scores.threshold, torch.full_like(scores.threshold, 2.0))
+    feature_threshold = thr.min(dim=1).values  # feature
+    on = acts[test].float() > feature_threshold[None] * top[None]
+    # Each square takes the class of its most precise firing feature (F1 breaks ties).
+    weight = torch.where(votes_for, scores.precision + 0.01 * scores.f1, torch.zeros(()))
+    best = torch.cat(
+        [(on[i : i + 128, :, None] * weight[None]).amax(1) for i in range(0, len(on), 128)]
+    )  # position, property
+    best = best.reshape(-1, 3, 64).transpose(1, 2)  # position, square, class
+    majority = torch.stack([(relative[fit] == c).sum(0) for c in range(3)], -1).argmax(-1)
+    guess = torch.where(best.amax(-1) > 0, best.argmax(-1), majority[None].expand_as(best[..., 0]))
+    truth = relative[test]
+    return Reconstruction(
+        accuracy=float((guess == truth).float().mean()),
+        majority_accuracy=float((majority[None] == truth).float().mean()),
+        n_features_used=int(votes_for.any(1).sum()),
+    )
+
+
+def positions_game_index(labels: Labels) -> Int[Tensor, " n"]:
+    """The game each valid position (flattened as in ``board_properties``) belongs to."""
+    games = torch.arange(labels.valid.shape[0])[:, None].expand_as(labels.valid)
+    return games.reshape(-1)[labels.valid.reshape(-1)]
+
+
+def top_activating(acts: Float[Tensor, " n"], k: int = 8) -> np.ndarray:
+    """Indices of the ``k`` largest values (positions where a feature fires most)."""
+    return torch.topk(acts.float(), min(k, len(acts))).indices.numpy()

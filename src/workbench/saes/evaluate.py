@@ -1,0 +1,184 @@
+"""Evaluate SAEs: sae-lens's standard figures and the board-grounded ones, side by side
+with MLP neurons, probes and random-init SAEs.
+
+Standard (on held-out games): L0 (active features per position), explained variance of
+the reconstruction, next-move loss recovered when the SAE's reconstruction replaces the
+activation ((L_zero - L_sae) / (L_zero - L_clean), with L the cross-entropy against the
+exact legal-move distribution the model was trained on, and L_zero with the site
+zero-ablated), and dead features (never active on the evaluation games).
+Board-grounded: coverage and reconstruction from ``saes.board``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from sae_lens import SAE
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from workbench.activations import Activations, harvest
+from workbench.othello.engine import GameRecord, play_games
+from workbench.othello.tokens import model_inputs, next_move_targets
+from workbench.probes import ProbeSuite
+from workbench.saes.board import (
+    FeatureScores,
+    board_properties,
+    positions_game_index,
+    reconstruct_board,
+    score_features,
+)
+from workbench.saes.loading import check_compatible
+
+EVAL_SEED = 20241124  # evaluation games: never the training stream's (seed, chunk) pairs
+
+
+def eval_games(n_games: int = 300) -> GameRecord:
+    return play_games(n_games=n_games, rng=np.random.default_rng([EVAL_SEED]))
+
+
+@dataclass
+class SAEMetrics:
+    l0: float
+    explained_variance: float
+    loss_clean: float
+    loss_sae: float
+    loss_zero: float
+    loss_recovered: float
+    dead_fraction: float
+    d_sae: int
+
+
+def _next_move_loss(model: HookedTransformer, games: GameRecord, fwd_hooks=()) -> float:
+    tokens = torch.from_numpy(model_inputs(games))
+    legal = torch.from_numpy(next_move_targets(games))
+    mask = legal.any(-1)
+    targets = legal.float() / legal.sum(-1, keepdim=True).clamp(min=1)
+    with torch.no_grad(), model.hooks(fwd_hooks=list(fwd_hooks)):
+        log_probs = model(tokens).float().log_softmax(-1)
+    return float((-(targets * log_probs).sum(-1))[mask].mean())
+
+
+def encode_positions(sae: SAE, acts: Activations, hook: str) -> Float[Tensor, "n d_sae"]:
+    """SAE feature activations at every valid position (flattened like ``board_properties``)."""
+    x = acts.acts[hook].float().reshape(-1, sae.cfg.d_in)
+    valid = acts.labels.valid.reshape(-1)
+    with torch.no_grad():
+        return sae.encode(x[valid])
+
+
+def sae_metrics(
+    model: HookedTransformer, sae: SAE, games: GameRecord, *, hook: str | None = None
+) -> SAEMetrics:
+    """sae-lens's standard figures for ``sae`` spliced into ``model`` at its hook."""
+    hook = check_compatible(sae, model, hook)
+    acts = harvest(model, games, [hook], progress=False)
+    x = acts.acts[hook].float().reshape(-1, sae.cfg.d_in)[acts.labels.valid.reshape(-1)]
+    with torch.no_grad():
+        feats = sae.encode(x)
+        recon = sae.decode(feats)
+    ev = 1 - ((x - recon) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
+
+    def splice(value, hook):
+        return sae.decode(sae.encode(value.float())).to(value.dtype)
+
+    clean = _next_move_loss(model, games)
+    spliced = _next_move_loss(model, games, [(hook, splice)])
+    zero = _next_move_loss(model, games, [(hook, lambda value, hook: torch.zeros_like(value))])
+    return SAEMetrics(
+        l0=float((feats > 0).float().sum(-1).mean()),
+        explained_variance=float(ev),
+        loss_clean=clean,
+        loss_sae=spliced,
+        loss_zero=zero,
+        loss_recovered=(zero - spliced) / (zero - clean),
+        dead_fraction=float((feats > 0).sum(0).eq(0).float().mean()),
+        d_sae=sae.cfg.d_sae,
+    )
+
+
+@dataclass
+class BoardMetrics:
+    """Coverage per property group, and mine/theirs/empty reconstruction."""
+
+    coverage: dict[str, float]
+    reconstruction: float
+    reconstruction_majority: float
+    features_per_property: dict[str, float]  # features with F1 >= 0.8, per property
+
+    def row(self, name: str) -> dict:
+        return {
+            "features": name,
+            **{f"coverage {g}": round(v, 4) for g, v in self.coverage.items()},
+            "reconstruction": round(self.reconstruction, 4),
+            "reconstruction (majority only)": round(self.reconstruction_majority, 4),
+        }
+
+
+def board_metrics(feature_acts: Float[Tensor, "n feature"], acts: Activations) -> BoardMetrics:
+    """Board-grounded scores of any per-position features (SAE latents, neurons, ...)."""
+    scores = score_features(feature_acts, board_properties(acts.labels))
+    return _board_metrics(scores, feature_acts, acts)
+
+
+def _board_metrics(scores: FeatureScores, feature_acts, acts: Activations) -> BoardMetrics:
+    valid = acts.labels.valid.reshape(-1)
+    relative = acts.labels.relative.reshape(-1, 64)[valid]
+    rec = reconstruct_board(feature_acts, relative, positions_game_index(acts.labels))
+    return BoardMetrics(
+        coverage=scores.coverage(),
+        reconstruction=rec.accuracy,
+        reconstruction_majority=rec.majority_accuracy,
+        features_per_property=scores.features_per_property(),
+    )
+
+
+def neuron_activations(model: HookedTransformer, games: GameRecord, layer: int) -> Activations:
+    return harvest(model, games, [f"blocks.{layer}.mlp.hook_post"], progress=False)
+
+
+def probe_board_metrics(suite: ProbeSuite, acts: Activations, site: str) -> dict:
+    """The probes' own scores on the same positions: per-property F1, and board accuracy."""
+    labels = acts.labels
+    valid = labels.valid.reshape(-1)
+    x = acts.acts[site].float().reshape(-1, acts.acts[site].shape[-1])[valid]
+    out = {}
+    relative_probe = suite.get("relative", site)
+    with torch.no_grad():
+        guess = relative_probe.logits(x).argmax(-1)  # n, 64
+    truth = labels.relative.reshape(-1, 64)[valid]
+    out["reconstruction"] = float((guess == truth).float().mean())
+    f1s = []
+    for c in range(3):
+        f1s.append(_f1(guess == c, truth == c))
+    out["coverage mine/theirs/empty"] = float(torch.cat(f1s).mean())
+    for prop in ("legal", "flipped"):
+        if suite.key(prop, site) in suite.probes:
+            with torch.no_grad():
+                pred = suite.get(prop, site).logits(x).argmax(-1).bool()
+            out[f"coverage {prop}"] = float(
+                _f1(pred, getattr(labels, prop).reshape(-1, 64)[valid]).mean()
+            )
+    return out
+
+
+def _f1(pred: Tensor, truth: Tensor) -> Tensor:
+    """Per-column F1 of boolean predictions."""
+    tp = (pred & truth).sum(0).float()
+    precision = tp / pred.sum(0).clamp(min=1)
+    recall = tp / truth.sum(0).clamp(min=1)
+    return 2 * precision * recall / (precision + recall).clamp(min=1e-12)
+
+
+def evaluate_sae(
+    model: HookedTransformer, sae: SAE, games: GameRecord, *, hook: str | None = None
+) -> dict:
+    """Standard and board-grounded figures of one SAE, as a flat dict."""
+    hook = check_compatible(sae, model, hook)
+    standard = sae_metrics(model, sae, games, hook=hook)
+    acts = harvest(model, games, [hook], progress=False)
+    board = board_metrics(encode_positions(sae, acts, hook), acts)
+    return {"hook": hook, **asdict(standard), **board.row("sae")}

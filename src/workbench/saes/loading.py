@@ -1,0 +1,175 @@
+"""Find, save and load SAEs: the shipped ones by (model, hook, architecture), published
+ones through sae-lens.
+
+Shipped SAEs live in sae-lens's own on-disk format (``cfg.json`` +
+``sae_weights.safetensors``), so ``sae_lens.SAE.load_from_disk`` reads them directly:
+
+    data/saes/<model>/<hook>/<architecture>[-random-init]/
+
+``-random-init`` marks the same SAE trained on a randomly initialised model of the same
+architecture (the baseline that shows what the architecture alone gives). Each folder
+also holds ``training.json``: the config, the command, the time it took and the
+evaluation.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sae_lens import SAE
+from transformer_lens import HookedTransformer
+
+from workbench.activations import HookNameError, validate_hooks
+from workbench.models.io import write_json
+from workbench.models.registry import DATA_DIR
+
+SAES_DIR = DATA_DIR / "saes"
+RANDOM_INIT = "-random-init"
+
+
+class SAENotFoundError(LookupError):
+    """No shipped SAE matches, and the name is no sae-lens release either."""
+
+
+class SAEUnavailableError(OSError):
+    """A published SAE could not be fetched (e.g. no network) and is not cached."""
+
+
+class SAEMismatchError(ValueError):
+    """An SAE does not fit the model or hook it is used with."""
+
+
+@dataclass(frozen=True)
+class SAEEntry:
+    model: str
+    hook: str
+    architecture: str
+    random_init: bool
+    path: Path
+
+
+def sae_dir(model: str, hook: str, architecture: str, *, random_init: bool = False) -> Path:
+    return SAES_DIR / model / hook / (architecture + (RANDOM_INIT if random_init else ""))
+
+
+def list_saes(model: str | None = None) -> list[SAEEntry]:
+    """Every shipped SAE (optionally of one model)."""
+    entries = []
+    for cfg in sorted(SAES_DIR.glob("*/*/*/cfg.json")):
+        folder = cfg.parent
+        name = folder.name
+        entries.append(
+            SAEEntry(
+                model=folder.parent.parent.name,
+                hook=folder.parent.name,
+                architecture=name.removesuffix(RANDOM_INIT),
+                random_init=name.endswith(RANDOM_INIT),
+                path=folder,
+            )
+        )
+    return [e for e in entries if model is None or e.model == model]
+
+
+def save_sae(sae: SAE, folder: str | Path, info: dict | None = None) -> Path:
+    """Write ``sae`` in sae-lens's format (plus ``training.json``), replacing ``folder`` whole."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        sae.save_model(tmp)
+        if info is not None:
+            write_json(tmp / "training.json", info)
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def load_sae(
+    model_or_release: str,
+    hook_or_id: str,
+    architecture: str | None = "topk",
+    *,
+    random_init: bool = False,
+    device: str = "cpu",
+) -> SAE:
+    """A shipped SAE by (model, hook, architecture), or a published one by (release, id).
+
+    ``load_sae("othello", "blocks.2.hook_resid_post", "topk")`` reads ``data/saes``;
+    ``load_sae("gpt2-small-res-jb", "blocks.8.hook_resid_pre")`` goes through
+    ``SAE.from_pretrained`` (the Hub or its local cache).
+    """
+    shipped = [e for e in list_saes() if e.model == model_or_release]
+    if shipped:
+        folder = sae_dir(model_or_release, hook_or_id, architecture or "", random_init=random_init)
+        if not (folder / "cfg.json").exists():
+            have = sorted(
+                f"({e.hook!r}, {e.architecture!r}{', random_init=True' if e.random_init else ''})"
+                for e in shipped
+            )
+            raise SAENotFoundError(
+                f"No shipped SAE for model {model_or_release!r} at {hook_or_id!r} with "
+                f"architecture {architecture!r}{' (random init)' if random_init else ''}. "
+                f"Shipped for this model: {', '.join(have)}."
+            )
+        return SAE.load_from_disk(folder, device=device)
+    return _load_published(model_or_release, hook_or_id, device)
+
+
+def _load_published(release: str, sae_id: str, device: str) -> SAE:
+    from sae_lens.loading.pretrained_saes_directory import get_pretrained_saes_directory
+
+    releases = get_pretrained_saes_directory()
+    if release not in releases:
+        models = sorted({e.model for e in list_saes()})
+        raise SAENotFoundError(
+            f"{release!r} is neither a model with shipped SAEs ({models}) nor a sae-lens "
+            f"release (e.g. 'gpt2-small-res-jb'; {len(releases)} known)."
+        )
+    ids = releases[release].saes_map
+    if sae_id not in ids:
+        raise SAENotFoundError(
+            f"Release {release!r} has no SAE {sae_id!r}; it has e.g. {sorted(ids)[:8]}."
+        )
+    try:
+        return SAE.from_pretrained(release, sae_id, device=device)
+    except OSError as err:  # connection errors and missing cache entries are OSErrors
+        repo = releases[release].repo_id
+        raise SAEUnavailableError(
+            f"Could not fetch SAE {sae_id!r} of release {release!r} from the Hub ({repo}) and "
+            "it is not in the local Hugging Face cache. With network access it downloads "
+            "once; offline, copy the Hub cache (HF_HOME) from a machine that has it, or "
+            "download the files elsewhere and use sae_lens.SAE.load_from_disk(folder). "
+            f"Cause: {type(err).__name__}: {err}"
+        ) from err
+
+
+def check_compatible(sae: SAE, model: HookedTransformer, hook: str | None = None) -> str:
+    """The hook ``sae`` reads, after checking it exists in ``model`` with width ``d_in``."""
+    hook = hook or sae.cfg.metadata.hook_name
+    if hook is None:
+        raise SAEMismatchError("The SAE records no hook name: pass hook= explicitly.")
+    try:
+        validate_hooks(model, [hook])
+    except HookNameError as err:
+        raise SAEMismatchError(f"The SAE's hook does not exist in this model: {err}") from err
+    width = _hook_width(model, hook)
+    if width != sae.cfg.d_in:
+        raise SAEMismatchError(
+            f"The SAE expects d_in={sae.cfg.d_in} activations but {hook} of this model has "
+            f"width {width} (d_model={model.cfg.d_model}, d_mlp={model.cfg.d_mlp}): it was "
+            "trained on a different model or site."
+        )
+    return hook
+
+
+def _hook_width(model: HookedTransformer, hook: str) -> int:
+    import torch
+
+    _, cache = model.run_with_cache(torch.ones(1, 2, dtype=torch.long), names_filter=[hook])
+    return cache[hook].shape[-1]

@@ -1,0 +1,62 @@
+import pytest
+import torch
+from sae_lens import SAE
+
+from workbench.saes import loading
+from workbench.saes.loading import (
+    SAEMismatchError,
+    SAENotFoundError,
+    SAEUnavailableError,
+    check_compatible,
+    load_sae,
+    save_sae,
+)
+
+from helpers import identity_sae, network_blocked, tiny_model
+
+HOOK = "blocks.1.hook_resid_post"
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    monkeypatch.setattr(loading, "SAES_DIR", tmp_path)
+    sae = identity_sae(32, HOOK)
+    save_sae(sae, loading.sae_dir("tiny", HOOK, "standard"), {"note": "test"})
+    return sae
+
+
+def test_round_trip_through_sae_lens_load_from_disk(shipped):
+    folder = loading.sae_dir("tiny", HOOK, "standard")
+    again = SAE.load_from_disk(folder)  # sae-lens's own loader reads the shipped format
+    x = torch.randn(10, 32)
+    assert torch.allclose(again.decode(again.encode(x)), x, atol=1e-5)
+    assert torch.equal(again.W_enc, shipped.W_enc)
+    assert (folder / "training.json").exists()
+
+
+def test_load_sae_finds_by_model_hook_architecture(shipped):
+    sae = load_sae("tiny", HOOK, "standard")
+    assert sae.cfg.metadata.hook_name == HOOK
+    assert [e.architecture for e in loading.list_saes("tiny")] == ["standard"]
+    with pytest.raises(SAENotFoundError, match="Shipped for this model.*standard"):
+        load_sae("tiny", HOOK, "topk")
+    with pytest.raises(SAENotFoundError, match="neither a model with shipped SAEs"):
+        load_sae("no-such-model", HOOK)
+
+
+def test_published_sae_offline_gives_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    with network_blocked(), pytest.raises(SAEUnavailableError, match="local Hugging Face cache"):
+        load_sae("gpt2-small-res-jb", "blocks.8.hook_resid_pre")
+    with pytest.raises(SAENotFoundError, match="has no SAE"):
+        load_sae("gpt2-small-res-jb", "blocks.99.hook_resid_pre")
+
+
+def test_shape_mismatch_is_a_clear_error():
+    model = tiny_model()  # d_model 32, d_mlp 64
+    assert check_compatible(identity_sae(32, HOOK), model) == HOOK
+    with pytest.raises(SAEMismatchError, match="d_in=64 .* width 32"):
+        check_compatible(identity_sae(64, HOOK), model)
+    with pytest.raises(SAEMismatchError, match="does not exist"):
+        check_compatible(identity_sae(32, "blocks.9.hook_resid_post"), model)
