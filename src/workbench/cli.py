@@ -114,6 +114,40 @@ def _interventions(args: argparse.Namespace) -> None:
     sys.stdout.write(json.dumps({"best": best, "ratio": summary["ratio"]}) + "\n")
 
 
+def _sae(args: argparse.Namespace) -> None:
+    import torch
+
+    from workbench.models import load_model
+    from workbench.models.config import OthelloGPTConfig
+    from workbench.saes.evaluate import eval_games, evaluate_sae
+    from workbench.saes.loading import sae_dir, save_sae
+    from workbench.saes.train import SAETrainConfig, train_sae
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_model(args.model)
+    if args.random_init:  # same architecture, random weights: the baseline
+        model = OthelloGPTConfig.from_hooked(model).build(seed=1234).eval()
+    cfg = SAETrainConfig(
+        hook=args.hook,
+        architecture=args.architecture,
+        expansion=args.expansion,
+        k=args.k,
+        l1_coefficient=args.l1,
+        l0_coefficient=args.l0,
+        lr=args.lr,
+        n_tokens=args.tokens,
+        seed=args.seed,
+        model_name=args.model + ("-random-init" if args.random_init else ""),
+    )
+    trained = train_sae(model, cfg)
+    evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
+    info = {"command": " ".join(sys.argv), **trained.summary(), "evaluation": evaluation}
+    folder = sae_dir(args.model, args.hook, args.architecture, random_init=args.random_init)
+    save_sae(trained.sae, folder, info)
+    sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
+
+
 def _parameter(text: str) -> tuple[str, object]:
     import ast
 
@@ -205,6 +239,24 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--modes", default="single,from")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=_interventions)
+
+    p = sub.add_parser("sae", help="train an SAE with sae-lens, evaluate it and ship it")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--hook", required=True, help="e.g. blocks.2.hook_resid_post")
+    p.add_argument(
+        "--architecture", default="topk", choices=["topk", "batchtopk", "standard", "jumprelu"]
+    )
+    p.add_argument("--expansion", type=int, default=8, help="d_sae / d_in")
+    p.add_argument("--k", type=int, default=32, help="topk/batchtopk: active features")
+    p.add_argument("--l1", type=float, default=5.0, help="standard: L1 coefficient")
+    p.add_argument("--l0", type=float, default=2.0, help="jumprelu: L0 coefficient")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--tokens", type=int, default=3_000_000, help="activations to train on")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-init", action="store_true", help="train on a random-init model")
+    p.add_argument("--eval-games", type=int, default=300)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.set_defaults(func=_sae)
 
     p = sub.add_parser("render", help="execute notebooks and write a kernel-free static site")
     p.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")

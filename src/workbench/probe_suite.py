@@ -56,15 +56,7 @@ def build_probe_suite(
     suite = train_probes(acts, properties=list(properties), hooks=sites, config=config)
     del acts
     if baseline_properties:
-        arch = OthelloGPTConfig(
-            n_layers=model.cfg.n_layers,
-            d_model=model.cfg.d_model,
-            n_heads=model.cfg.n_heads,
-            d_mlp=model.cfg.d_mlp,
-            act_fn=model.cfg.act_fn,
-            normalization_type=model.cfg.normalization_type,
-        )
-        random_model = arch.build(seed=1234).eval()
+        random_model = OthelloGPTConfig.from_hooked(model).build(seed=1234).eval()
         random_acts = harvest(random_model, games, sites)
         base = train_probes(
             random_acts, properties=list(baseline_properties), hooks=sites, config=config

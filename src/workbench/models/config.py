@@ -63,6 +63,11 @@ class OthelloGPTConfig:
             )
         return cls(**data)
 
+    @classmethod
+    def from_hooked(cls, model: HookedTransformer) -> OthelloGPTConfig:
+        """The architecture of a loaded model (e.g. to build a random-init twin)."""
+        return cls(**{f: getattr(model.cfg, f) for f in cls.__dataclass_fields__})
+
     @property
     def n_params(self) -> int:
         per_layer = 4 * self.d_model**2 + 2 * self.d_model * self.d_mlp

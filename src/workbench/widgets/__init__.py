@@ -1,6 +1,7 @@
 """ipywidgets + plotly views that compose analysis functions and plots."""
 
 from workbench.widgets.board import GameExplorer
+from workbench.widgets.features import FeatureExplorer
 from workbench.widgets.intervention import InterventionExplorer
 
-__all__ = ["GameExplorer", "InterventionExplorer"]
+__all__ = ["FeatureExplorer", "GameExplorer", "InterventionExplorer"]
