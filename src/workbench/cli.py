@@ -148,6 +148,43 @@ def _sae(args: argparse.Namespace) -> None:
     sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
 
 
+def _sae_table(args: argparse.Namespace) -> None:
+    from workbench.models import load_model
+    from workbench.models.config import OthelloGPTConfig
+    from workbench.models.io import write_json
+    from workbench.probe_suite import load_probes
+    from workbench.saes.evaluate import comparison_table, eval_games
+    from workbench.saes.loading import SAES_DIR, list_saes, load_sae
+
+    model = load_model(args.model)
+    shipped = [e for e in list_saes(args.model) if e.hook == args.hook]
+    saes = {
+        f"SAE {e.architecture}": load_sae(args.model, args.hook, e.architecture)
+        for e in shipped
+        if not e.random_init
+    }
+    randoms = [e for e in shipped if e.random_init]
+    random_init = None
+    if randoms:
+        twin = OthelloGPTConfig.from_hooked(model).build(seed=1234).eval()
+        random_init = (
+            twin,
+            load_sae(args.model, args.hook, randoms[0].architecture, random_init=True),
+        )
+    rows = comparison_table(
+        model,
+        args.hook,
+        saes,
+        eval_games(args.games),
+        suite=load_probes(args.model),
+        random_init=random_init,
+    )
+    out = SAES_DIR / args.model / args.hook / "evaluation.json"
+    write_json(out, {"command": " ".join(sys.argv), "games": args.games, "rows": rows})
+    for row in rows:
+        sys.stdout.write(json.dumps(row) + "\n")
+
+
 def _parameter(text: str) -> tuple[str, object]:
     import ast
 
@@ -257,6 +294,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-games", type=int, default=300)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.set_defaults(func=_sae)
+
+    p = sub.add_parser("sae-table", help="shipped SAEs vs neurons, probes and random init")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--hook", required=True)
+    p.add_argument("--games", type=int, default=1000, help="evaluation games")
+    p.set_defaults(func=_sae_table)
 
     p = sub.add_parser("render", help="execute notebooks and write a kernel-free static site")
     p.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")

@@ -24,3 +24,25 @@ def test_evaluation_row_has_standard_and_board_figures():
     for key in ("l0", "loss_recovered", "dead_fraction", "coverage legal", "reconstruction"):
         assert key in row
     assert 0 <= row["coverage mine/theirs/empty"] <= 1
+
+
+def test_comparison_table_has_sae_neuron_random_and_probe_rows():
+    from workbench.saes.evaluate import comparison_table
+
+    from helpers import random_suite
+
+    model = tiny_model()
+    twin = tiny_model(seed=5)
+    sae = identity_sae(32, HOOK)
+    rows = comparison_table(
+        model,
+        HOOK,
+        {"exact": sae},
+        play_games(n_games=20, rng=2),
+        suite=random_suite(model),
+        random_init=(twin, sae),
+    )
+    names = [r["features"] for r in rows]
+    assert names[0] == "exact" and "MLP neurons" in names[1]
+    assert names[2] == "SAE on a random-init model" and names[3].startswith("linear probes")
+    assert all("reconstruction" in r for r in rows)

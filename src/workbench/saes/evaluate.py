@@ -182,3 +182,37 @@ def evaluate_sae(
     acts = harvest(model, games, [hook], progress=False)
     board = board_metrics(encode_positions(sae, acts, hook), acts)
     return {"hook": hook, **asdict(standard), **board.row("sae")}
+
+
+def comparison_table(
+    model: HookedTransformer,
+    hook: str,
+    saes: dict[str, SAE],
+    games: GameRecord,
+    *,
+    suite: ProbeSuite | None = None,
+    random_init: tuple[HookedTransformer, SAE] | None = None,
+) -> list[dict]:
+    """SAEs at ``hook`` next to the MLP neurons of that layer, the probes at that site and
+    an SAE trained on a random-init model: one row each, same games, same metrics."""
+    rows = []
+    for name, sae in saes.items():
+        row = evaluate_sae(model, sae, games, hook=hook)
+        row.pop("hook")
+        rows.append({**row, "features": name})
+    layer = int(hook.split(".")[1])
+    neurons = neuron_activations(model, games, layer)
+    flat = neurons.acts[f"blocks.{layer}.mlp.hook_post"].float()
+    flat = flat.reshape(-1, flat.shape[-1])[neurons.labels.valid.reshape(-1)]
+    rows.append(board_metrics(flat, neurons).row(f"MLP neurons (blocks.{layer}.mlp.hook_post)"))
+    if random_init is not None:
+        random_model, random_sae = random_init
+        acts = harvest(random_model, games, [hook], progress=False)
+        board = board_metrics(encode_positions(random_sae, acts, hook), acts)
+        rows.append(board.row("SAE on a random-init model"))
+    site = hook if hook.endswith("resid_post") else f"blocks.{layer}.hook_resid_post"
+    if suite is not None and suite.key("relative", site) in suite.probes:
+        acts = harvest(model, games, [site], progress=False)
+        probe = probe_board_metrics(suite, acts, site)
+        rows.append({"features": f"linear probes ({site}; a ceiling, not features)", **probe})
+    return rows
