@@ -216,3 +216,33 @@ def comparison_table(
         probe = probe_board_metrics(suite, acts, site)
         rows.append({"features": f"linear probes ({site}; a ceiling, not features)", **probe})
     return rows
+
+
+def coverage_by_layer(
+    model: HookedTransformer,
+    games: GameRecord,
+    *,
+    name: str,
+    saes: dict[str, SAE] | None = None,
+) -> list[dict]:
+    """Coverage of every layer's MLP neurons, and of any SAEs given (hook -> SAE), by layer.
+
+    The superposition comparison: single neurons vs sparse features, small vs wide models.
+    """
+    rows = []
+    for hook, sae in (saes or {}).items():
+        acts = harvest(model, games, [hook], progress=False)
+        board = board_metrics(encode_positions(sae, acts, hook), acts)
+        kind = f"SAE {sae.cfg.architecture()} ({hook.split('.')[-1]}, d_sae {sae.cfg.d_sae})"
+        rows.append(
+            {"model": name, "layer": int(hook.split(".")[1]), "features": kind, **board.coverage}
+        )
+    for layer in range(model.cfg.n_layers):
+        acts = neuron_activations(model, games, layer)
+        flat = acts.acts[f"blocks.{layer}.mlp.hook_post"].float()
+        flat = flat.reshape(-1, flat.shape[-1])[acts.labels.valid.reshape(-1)]
+        kind = f"MLP neurons (d_mlp {model.cfg.d_mlp})"
+        rows.append(
+            {"model": name, "layer": layer, "features": kind, **board_metrics(flat, acts).coverage}
+        )
+    return rows
