@@ -1,0 +1,239 @@
+"""Activation patching, path patching and attribution patching on clean/corrupted games.
+
+1. ``minimal_pair``: a clean game prefix and a corrupted one that differ only in the last
+   move (another legal move from the same state), so only a few squares differ; the metric
+   is the logit difference between a move legal after the clean prefix and one legal
+   after the corrupted prefix but not the clean one.
+2. ``activation_patching``: run the corrupted input with one activation (a residual site at
+   one position, or one head's output at every position or one) taken from the clean run;
+   report ``(patched - corrupted) / (clean - corrupted)`` of the metric: 1 = the patch
+   restores the clean behaviour, 0 = no effect. One forward pass per patch.
+3. ``attribution_patching`` (Nanda's AtP): the same quantity to first order,
+   ``(clean_act - corrupted_act) . d metric / d act`` at the corrupted run, for every site
+   at once from one clean forward and one corrupted forward + backward pass.
+4. ``path_patching``: the effect of sender heads through chosen receivers only: patch the
+   senders from clean with every other head and MLP frozen at corrupted, record the
+   receivers' inputs, then run corrupted with just those inputs replaced.
+All hooks are temporary (``model.hooks``): an exception never leaves one behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from workbench.activations import validate_hooks
+from workbench.othello.engine import replay
+from workbench.othello.squares import SQUARE_NAMES
+from workbench.othello.tokens import SQUARE_TO_TOKEN, encode
+
+Metric = Callable[[Float[Tensor, "batch pos d_vocab"]], Float[Tensor, ""]]
+
+
+@dataclass
+class MinimalPair:
+    clean: Int[Tensor, "1 pos"]
+    corrupted: Int[Tensor, "1 pos"]
+    position: int  # the last position (the one that differs)
+    move: int  # legal after the clean prefix, not after the corrupted one
+    versus: int  # legal after the corrupted prefix, not after the clean one
+    changed: list[int]  # squares whose state differs between the two boards
+
+    def metric(self) -> Metric:
+        """Logit of ``move`` minus logit of ``versus`` at the last position."""
+        a, b, p = SQUARE_TO_TOKEN[self.move], SQUARE_TO_TOKEN[self.versus], self.position
+
+        def metric(logits):
+            return (logits[:, p, a] - logits[:, p, b]).sum()
+
+        return metric
+
+    def describe(self) -> str:
+        return (
+            f"last move differs at position {self.position}; squares that differ: "
+            f"{', '.join(SQUARE_NAMES[s] for s in self.changed)}; metric: logit "
+            f"{SQUARE_NAMES[self.move]} - logit {SQUARE_NAMES[self.versus]}"
+        )
+
+
+def minimal_pair(moves, position: int, *, seed: int = 0) -> MinimalPair:
+    """Clean = ``moves[:position + 1]``; corrupted replaces ``moves[position]`` by another
+    legal move such that some move is legal after one prefix and not after the other."""
+    moves = [int(m) for m in moves]
+    if not 0 <= position < len(moves):
+        raise ValueError(f"position must be in 0..{len(moves) - 1}, got {position}.")
+    record = replay([moves[: position + 1]])
+    legal_here = np.flatnonzero(record.legal_mask()[0, position])
+    rng = np.random.default_rng(seed)
+    clean_moves = moves[: position + 1]
+    clean = replay([clean_moves])
+    clean_next = clean.legal_mask()[0, position + 1]
+    for alt in rng.permutation([m for m in legal_here if m != moves[position]]):
+        corrupted_moves = moves[:position] + [int(alt)]
+        corrupted = replay([corrupted_moves])
+        corrupted_next = corrupted.legal_mask()[0, position + 1]
+        only_clean = np.flatnonzero(clean_next & ~corrupted_next)
+        only_corrupted = np.flatnonzero(corrupted_next & ~clean_next)
+        if len(only_clean) and len(only_corrupted):
+            changed = np.flatnonzero(
+                clean.boards()[0, position + 1] != corrupted.boards()[0, position + 1]
+            )
+            return MinimalPair(
+                clean=torch.from_numpy(encode(np.array([clean_moves]))),
+                corrupted=torch.from_numpy(encode(np.array([corrupted_moves]))),
+                position=position,
+                move=int(only_clean[0]),
+                versus=int(only_corrupted[0]),
+                changed=[int(s) for s in changed],
+            )
+    raise ValueError(
+        f"No alternative to move {position} changes the legal moves both ways; "
+        "try another position or game."
+    )
+
+
+def _restored(value: float, clean: float, corrupted: float) -> float:
+    return (value - corrupted) / (clean - corrupted) if clean != corrupted else float("nan")
+
+
+def _metric_value(model, tokens, metric, fwd_hooks=()) -> float:
+    with torch.no_grad(), model.hooks(fwd_hooks=list(fwd_hooks)):
+        return float(metric(model(tokens)))
+
+
+def activation_patching(
+    model: HookedTransformer,
+    pair: MinimalPair,
+    *,
+    kind: str = "resid",
+    positions: list[int] | None = None,
+) -> Float[Tensor, "site pos"]:
+    """Exact patching sweep: ``kind`` ``"resid"`` (layer x position, at
+    ``blocks.L.hook_resid_pre``) or ``"heads"`` (head x position, at ``attn.hook_z``)."""
+    metric = pair.metric()
+    positions = list(range(pair.clean.shape[1])) if positions is None else positions
+    hooks = _sites(model, kind)
+    with torch.no_grad():
+        _, cache = model.run_with_cache(pair.clean, names_filter=hooks)
+    clean = _metric_value(model, pair.clean, metric)
+    corrupted = _metric_value(model, pair.corrupted, metric)
+    rows = []
+    for hook, head in _units(model, kind):
+        row = []
+        for p in positions:
+
+            def patch(act, hook, p=p, head=head, name=hook):
+                if head is None:
+                    act[:, p] = cache[name][:, p]
+                else:
+                    act[:, p, head] = cache[name][:, p, head]
+                return act
+
+            value = _metric_value(model, pair.corrupted, metric, [(hook, patch)])
+            row.append(_restored(value, clean, corrupted))
+        rows.append(row)
+    return torch.tensor(rows)
+
+
+def attribution_patching(
+    model: HookedTransformer,
+    pair: MinimalPair,
+    *,
+    kind: str = "resid",
+    positions: list[int] | None = None,
+) -> Float[Tensor, "site pos"]:
+    """First-order (AtP) estimate of ``activation_patching``, same shape, two passes."""
+    metric = pair.metric()
+    positions = list(range(pair.clean.shape[1])) if positions is None else positions
+    hooks = _sites(model, kind)
+    with torch.no_grad():
+        clean_value, clean_cache = model.run_with_cache(pair.clean, names_filter=hooks)
+    clean = float(metric(clean_value))
+    acts: dict[str, Tensor] = {}
+
+    def keep(act, hook):
+        acts[hook.name] = act
+        return act
+
+    with torch.enable_grad(), model.hooks(fwd_hooks=[(h, keep) for h in hooks]):
+        value = metric(model(pair.corrupted))
+        grads = dict(zip(hooks, torch.autograd.grad(value, [acts[h] for h in hooks]), strict=True))
+    corrupted = float(value)
+    rows = []
+    for hook, head in _units(model, kind):
+        delta = (clean_cache[hook] - acts[hook].detach()) * grads[hook]
+        per_pos = delta[0].sum(-1) if head is None else delta[0, :, head].sum(-1)
+        rows.append([_restored(corrupted + float(per_pos[p]), clean, corrupted) for p in positions])
+    return torch.tensor(rows)
+
+
+def _sites(model: HookedTransformer, kind: str) -> list[str]:
+    if kind == "resid":
+        return [f"blocks.{i}.hook_resid_pre" for i in range(model.cfg.n_layers)]
+    if kind == "heads":
+        return [f"blocks.{i}.attn.hook_z" for i in range(model.cfg.n_layers)]
+    raise ValueError(f"kind must be 'resid' or 'heads', got {kind!r}.")
+
+
+def _units(model: HookedTransformer, kind: str) -> list[tuple[str, int | None]]:
+    if kind == "resid":
+        return [(h, None) for h in _sites(model, kind)]
+    return [(h, head) for h in _sites(model, kind) for head in range(model.cfg.n_heads)]
+
+
+def unit_labels(model: HookedTransformer, kind: str) -> list[str]:
+    """Row labels of a sweep: ``L3`` (resid before layer 3) or ``L3.H1``."""
+    if kind == "resid":
+        return [f"L{i}" for i in range(model.cfg.n_layers)]
+    return [f"L{i}.H{h}" for i in range(model.cfg.n_layers) for h in range(model.cfg.n_heads)]
+
+
+def path_patching(
+    model: HookedTransformer,
+    pair: MinimalPair,
+    senders: list[tuple[int, int]],
+    receivers: list[str],
+) -> float:
+    """Restored fraction of the metric when ``senders`` (layer, head) act through
+    ``receivers`` (hook names such as ``blocks.3.hook_resid_pre`` or
+    ``blocks.3.hook_resid_mid``, or ``ln_final.hook_normalized``'s input
+    ``blocks.{n-1}.hook_resid_post``) only."""
+    validate_hooks(model, receivers)
+    metric = pair.metric()
+    z_hooks = _sites(model, "heads")
+    mlp_hooks = [f"blocks.{i}.hook_mlp_out" for i in range(model.cfg.n_layers)]
+    with torch.no_grad():
+        _, clean_cache = model.run_with_cache(pair.clean, names_filter=z_hooks)
+        _, corr_cache = model.run_with_cache(pair.corrupted, names_filter=z_hooks + mlp_hooks)
+    sender_set = set(senders)
+
+    def freeze(act, hook):
+        layer = int(hook.name.split(".")[1])
+        if hook.name.endswith("hook_mlp_out"):
+            return corr_cache[hook.name]
+        out = corr_cache[hook.name].clone()
+        for head in range(model.cfg.n_heads):
+            if (layer, head) in sender_set:
+                out[:, :, head] = clean_cache[hook.name][:, :, head]
+        return out
+
+    received: dict[str, Tensor] = {}
+
+    def record(act, hook):
+        received[hook.name] = act.detach().clone()
+        return act
+
+    hooks = [(h, freeze) for h in z_hooks + mlp_hooks] + [(r, record) for r in receivers]
+    with torch.no_grad(), model.hooks(fwd_hooks=hooks):
+        model(pair.corrupted)
+    patch = [(r, lambda act, hook: received[hook.name]) for r in receivers]
+    value = _metric_value(model, pair.corrupted, metric, patch)
+    clean = _metric_value(model, pair.clean, metric)
+    corrupted = _metric_value(model, pair.corrupted, metric)
+    return _restored(value, clean, corrupted)
