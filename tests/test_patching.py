@@ -6,6 +6,7 @@ from workbench.othello import play_games
 from workbench.patching import (
     activation_patching,
     attribution_patching,
+    find_minimal_pair,
     minimal_pair,
     path_patching,
     unit_labels,
@@ -18,6 +19,11 @@ from helpers import tiny_model
 def pair():
     game = play_games(n_games=1, rng=4).moves[0]
     return minimal_pair(game, 20)
+
+
+@pytest.fixture(scope="module")
+def early_pair():
+    return find_minimal_pair(play_games(n_games=50, rng=4), 24, differ_at=20)[1]
 
 
 def test_minimal_pair_differs_in_the_last_move_only(pair):
@@ -70,3 +76,11 @@ def test_path_patching_through_every_receiver_equals_the_direct_route(pair):
     assert -5 < through_final < 5
     with pytest.raises(Exception, match="Valid names"):
         path_patching(model, pair, senders, ["blocks.7.hook_nothing"])
+
+
+def test_an_earlier_difference_keeps_later_moves_and_patching_finds_it(early_pair):
+    diff = (early_pair.clean != early_pair.corrupted).nonzero()[:, 1].tolist()
+    assert diff == [20]  # one move differs, every later one is kept
+    sweep = activation_patching(tiny_model(), early_pair, kind="resid")
+    assert sweep[0, 20] == pytest.approx(1.0, abs=1e-4)  # the only token that differs
+    assert torch.allclose(sweep[0, :20], torch.zeros(20), atol=1e-5)

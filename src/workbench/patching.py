@@ -1,7 +1,8 @@
 """Activation patching, path patching and attribution patching on clean/corrupted games.
 
-1. ``minimal_pair``: a clean game prefix and a corrupted one that differ only in the last
-   move (another legal move from the same state), so only a few squares differ; the metric
+1. ``minimal_pair``: a clean game prefix and a corrupted one that differ in one move
+   (another legal move from the same state; every later move kept), so only a few squares
+   differ; the metric
    is the logit difference between a move legal after the clean prefix and one legal
    after the corrupted prefix but not the clean one.
 2. ``activation_patching``: run the corrupted input with one activation (a residual site at
@@ -40,7 +41,8 @@ Metric = Callable[[Float[Tensor, "batch pos d_vocab"]], Float[Tensor, ""]]
 class MinimalPair:
     clean: Int[Tensor, "1 pos"]
     corrupted: Int[Tensor, "1 pos"]
-    position: int  # the last position (the one that differs)
+    position: int  # the last position, where the metric is read
+    differ_at: int  # the position whose move differs
     move: int  # legal after the clean prefix, not after the corrupted one
     versus: int  # legal after the corrupted prefix, not after the clean one
     changed: list[int]  # squares whose state differs between the two boards
@@ -56,27 +58,38 @@ class MinimalPair:
 
     def describe(self) -> str:
         return (
-            f"last move differs at position {self.position}; squares that differ: "
+            f"move {self.differ_at} differs (metric read at position {self.position}); "
+            "squares that differ: "
             f"{', '.join(SQUARE_NAMES[s] for s in self.changed)}; metric: logit "
             f"{SQUARE_NAMES[self.move]} - logit {SQUARE_NAMES[self.versus]}"
         )
 
 
-def minimal_pair(moves, position: int, *, seed: int = 0) -> MinimalPair:
-    """Clean = ``moves[:position + 1]``; corrupted replaces ``moves[position]`` by another
-    legal move such that some move is legal after one prefix and not after the other."""
+def minimal_pair(
+    moves, position: int, *, differ_at: int | None = None, seed: int = 0
+) -> MinimalPair:
+    """Clean = ``moves[:position + 1]``; corrupted replaces move ``differ_at`` (default:
+    the last one) by another legal move, keeps every later move (they must stay legal),
+    and is chosen so that some move is legal after one game and not after the other."""
     moves = [int(m) for m in moves]
     if not 0 <= position < len(moves):
         raise ValueError(f"position must be in 0..{len(moves) - 1}, got {position}.")
-    record = replay([moves[: position + 1]])
-    legal_here = np.flatnonzero(record.legal_mask()[0, position])
-    rng = np.random.default_rng(seed)
+    differ_at = position if differ_at is None else differ_at
+    if not 0 <= differ_at <= position:
+        raise ValueError(f"differ_at must be in 0..{position}, got {differ_at}.")
     clean_moves = moves[: position + 1]
     clean = replay([clean_moves])
     clean_next = clean.legal_mask()[0, position + 1]
-    for alt in rng.permutation([m for m in legal_here if m != moves[position]]):
-        corrupted_moves = moves[:position] + [int(alt)]
-        corrupted = replay([corrupted_moves])
+    legal_there = np.flatnonzero(clean.legal_mask()[0, differ_at])
+    rng = np.random.default_rng(seed)
+    for alt in rng.permutation([m for m in legal_there if m != moves[differ_at]]):
+        corrupted_moves = clean_moves[:differ_at] + [int(alt)] + clean_moves[differ_at + 1 :]
+        try:
+            corrupted = replay([corrupted_moves])
+        except ValueError:  # a later move became illegal
+            continue
+        if (corrupted.player[0] != clean.player[0]).any():
+            continue  # a pass moved: the two games are not aligned move for move
         corrupted_next = corrupted.legal_mask()[0, position + 1]
         only_clean = np.flatnonzero(clean_next & ~corrupted_next)
         only_corrupted = np.flatnonzero(corrupted_next & ~clean_next)
@@ -88,13 +101,14 @@ def minimal_pair(moves, position: int, *, seed: int = 0) -> MinimalPair:
                 clean=torch.from_numpy(encode(np.array([clean_moves]))),
                 corrupted=torch.from_numpy(encode(np.array([corrupted_moves]))),
                 position=position,
+                differ_at=differ_at,
                 move=int(only_clean[0]),
                 versus=int(only_corrupted[0]),
                 changed=[int(s) for s in changed],
             )
     raise ValueError(
-        f"No alternative to move {position} changes the legal moves both ways; "
-        "try another position or game."
+        f"No alternative to move {differ_at} keeps the later moves legal and changes the "
+        "legal moves both ways; try another position, differ_at or game."
     )
 
 
@@ -237,3 +251,24 @@ def path_patching(
     clean = _metric_value(model, pair.clean, metric)
     corrupted = _metric_value(model, pair.corrupted, metric)
     return _restored(value, clean, corrupted)
+
+
+def rank_correlation(a: Tensor, b: Tensor) -> float:
+    """Spearman rank correlation of two sweeps (cells that are NaN in either are dropped)."""
+    ok = ~(a.isnan() | b.isnan())
+    ra = a[ok].flatten().argsort().argsort().double()
+    rb = b[ok].flatten().argsort().argsort().double()
+    return float(torch.corrcoef(torch.stack([ra, rb]))[0, 1])
+
+
+def find_minimal_pair(games, position: int, *, differ_at: int | None = None, seed: int = 0):
+    """The first game of ``games`` (a ``GameRecord``) that has a minimal pair; (index, pair)."""
+    for g in range(games.n_games):
+        try:
+            return g, minimal_pair(games.moves[g], position, differ_at=differ_at, seed=seed)
+        except ValueError:
+            continue
+    raise ValueError(
+        f"None of the {games.n_games} games has a minimal pair at position {position} "
+        f"differing at {differ_at}: pass more games or move differ_at closer to position."
+    )

@@ -317,3 +317,51 @@ def line_figure(
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", name=name))
     fig.update_layout(title=title, xaxis_title=xaxis, yaxis_title=yaxis, height=350)
     return fig
+
+
+def heatmap_figure(
+    values: Float[np.ndarray, "row col"],
+    *,
+    rows: list[str],
+    cols: list[str],
+    title: str | None = None,
+    value_label: str = "value",
+    height: int | None = None,
+) -> go.Figure:
+    """A labelled heat map on a diverging scale centred at zero (e.g. a patching sweep)."""
+    values = np.asarray(values, dtype=float)
+    limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=cols,
+            y=rows,
+            zmid=0,
+            zmin=-limit,
+            zmax=limit,
+            colorscale="RdBu",
+            colorbar=dict(title=value_label),
+            hovertemplate="%{y} @ %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    return fig.update_layout(title=title, height=height or max(300, 18 * len(rows) + 120))
+
+
+def bar_figure(
+    labels: list[str], values: list[float], *, title: str | None = None, value_label: str = ""
+) -> go.Figure:
+    """Signed horizontal bars, largest magnitude on top (e.g. the top attributions)."""
+    order = np.argsort(-np.abs(np.asarray(values)))[::-1]
+    colours = ["#c62828" if values[i] < 0 else "#1565c0" for i in order]
+    fig = go.Figure(
+        go.Bar(
+            x=[values[i] for i in order],
+            y=[labels[i] for i in order],
+            orientation="h",
+            marker_color=colours,
+        )
+    )
+    return fig.update_layout(
+        title=title, xaxis_title=value_label, height=max(280, 22 * len(labels) + 120)
+    )
