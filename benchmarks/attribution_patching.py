@@ -62,6 +62,10 @@ def main() -> None:
             "spearman": round(rank_correlation(exact, approx), 3),
             # only the patches that matter: the largest 10% of exact effects
             "spearman_top10pct": round(rank_correlation(exact[big], approx[big]), 3),
+            # only positions a patch can change (before the differing move both runs agree)
+            "spearman_from_differ_at": round(
+                rank_correlation(exact[:, pair.differ_at :], approx[:, pair.differ_at :]), 3
+            ),
         }
         rows.append(row)
         print(json.dumps(row))
@@ -72,6 +76,9 @@ def main() -> None:
         "median_speedup": float(np.median([r["speedup"] for r in rows])),
         "median_spearman": float(np.median([r["spearman"] for r in rows])),
         "median_spearman_top10pct": float(np.median([r["spearman_top10pct"] for r in rows])),
+        "median_spearman_from_differ_at": float(
+            np.median([r["spearman_from_differ_at"] for r in rows])
+        ),
     }
     print(json.dumps(summary))
 

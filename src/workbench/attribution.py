@@ -211,7 +211,7 @@ def _run_scaled(model, tokens, hook, metric, alphas, sae: SAE | None):
             value = metric(model(tokens))
         (grad,) = torch.autograd.grad(value, holder["leaf"])
         grads.append(grad)
-        values.append(float(value))
+        values.append(float(value.detach()))
     return holder["act"], grads, values
 
 
@@ -230,9 +230,12 @@ def integrated_gradients(
     metric: Metric,
     *,
     sae: SAE | None = None,
-    steps: int = 16,
+    steps: int = 64,
 ) -> tuple[Float[Tensor, "batch pos unit"], float]:
     """Integrated gradients from zero to the activation (midpoint rule, ``steps`` points).
+
+    Near zero the final LayerNorm makes the integrand sharp: check completeness (the
+    returned change) and raise ``steps`` until the attributions sum to it.
 
     Returns the attributions and the change of the metric they should sum to
     (metric(real) - metric(activation zeroed)).

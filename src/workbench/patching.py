@@ -178,7 +178,7 @@ def attribution_patching(
     with torch.enable_grad(), model.hooks(fwd_hooks=[(h, keep) for h in hooks]):
         value = metric(model(pair.corrupted))
         grads = dict(zip(hooks, torch.autograd.grad(value, [acts[h] for h in hooks]), strict=True))
-    corrupted = float(value)
+    corrupted = float(value.detach())
     rows = []
     for hook, head in _units(model, kind):
         delta = (clean_cache[hook] - acts[hook].detach()) * grads[hook]

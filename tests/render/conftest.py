@@ -12,7 +12,13 @@ from helpers import write_notebook
 
 NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
 # Smaller settings for CI, applied to each notebook's "parameters" cell where it has them.
-CI_PARAMETERS = {"N_EVAL_GAMES": 100, "N_GAMES": 200, "N_EDITS": 100, "LIVE_TOKENS": 200_000}
+CI_PARAMETERS = {
+    "N_EVAL_GAMES": 100,
+    "N_GAMES": 200,
+    "N_EDITS": 100,
+    "LIVE_TOKENS": 200_000,
+    "N_LABEL_GAMES": 100,
+}
 
 
 @pytest.fixture(scope="session")
