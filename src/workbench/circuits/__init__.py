@@ -1,0 +1,1 @@
+"""Feature-level circuits on OthelloGPT. So far: per-layer transcoders (``transcoders``)."""

@@ -1,0 +1,152 @@
+"""Per-layer transcoders: a sparse, wider stand-in for each MLP (MLP input -> MLP output).
+
+sae-lens has no transcoder trainer, so this module trains them, and saves them as
+sae-lens ``Transcoder``s (architecture ``"transcoder"``: ReLU features, ``W_dec`` into the
+MLP's output space) so that ``SAE.load_from_disk`` loads them.
+
+1. Stream pairs (``blocks.L.ln2.hook_normalized``, ``blocks.L.hook_mlp_out``) from fresh
+   random games, shuffled across ``buffer_games`` games.
+2. Minimise ``||y - y_hat||^2 / E||y - E y||^2 + l1 * sum_i f_i ||W_dec[i]||`` with Adam
+   (scale-free: the reconstruction term is a fraction of the output's variance); the
+   learning rate decays linearly over the last fifth.
+3. Report the held-out fraction of variance explained and L0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from sae_lens.saes.sae import SAEMetadata
+from sae_lens.saes.transcoder import Transcoder, TranscoderConfig
+from torch import Tensor
+from tqdm.auto import tqdm
+from transformer_lens import HookedTransformer
+
+from workbench.activations import harvest
+from workbench.othello.engine import play_games
+from workbench.othello.tokens import N_CTX
+
+
+def transcoder_hooks(layer: int) -> tuple[str, str]:
+    """(input, output) hooks of layer ``layer``'s MLP."""
+    return f"blocks.{layer}.ln2.hook_normalized", f"blocks.{layer}.hook_mlp_out"
+
+
+@dataclass
+class TranscoderTrainConfig:
+    layer: int
+    expansion: int = 8  # d_sae = expansion * d_model
+    l1_coefficient: float = 3e-3  # weight of the decoder-norm-weighted L1 penalty
+    lr: float = 1e-3
+    n_tokens: int = 2_000_000  # (input, output) pairs seen
+    batch_size: int = 4096
+    buffer_games: int = 2048
+    seed: int = 0
+    model_name: str = "othello"
+
+
+def pair_stream(
+    model: HookedTransformer, layer: int, *, batch_size: int, buffer_games: int, seed: int
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """Endless shuffled (MLP input, MLP output) batches from fresh random games."""
+    hook_in, hook_out = transcoder_hooks(layer)
+    for chunk in range(10**9):
+        rng = np.random.default_rng([seed, chunk, 7])
+        acts = harvest(
+            model, play_games(n_games=buffer_games, rng=rng), [hook_in, hook_out], progress=False
+        )
+        order = torch.from_numpy(rng.permutation(buffer_games * N_CTX))
+        x = acts.acts[hook_in].reshape(-1, model.cfg.d_model)[order]
+        y = acts.acts[hook_out].reshape(-1, model.cfg.d_model)[order]
+        for start in range(0, len(x) - batch_size + 1, batch_size):
+            yield x[start : start + batch_size], y[start : start + batch_size]
+
+
+def new_transcoder(model: HookedTransformer, cfg: TranscoderTrainConfig) -> Transcoder:
+    hook_in, hook_out = transcoder_hooks(cfg.layer)
+    d = model.cfg.d_model
+    tc_cfg = TranscoderConfig(
+        d_in=d,
+        d_sae=cfg.expansion * d,
+        d_out=d,
+        apply_b_dec_to_input=False,
+        metadata=SAEMetadata(
+            model_name=cfg.model_name,
+            hook_name=hook_in,
+            hook_name_out=hook_out,
+            context_size=N_CTX,
+            prepend_bos=False,
+        ),
+    )
+    torch.manual_seed(cfg.seed)
+    return Transcoder(tc_cfg)
+
+
+@dataclass
+class TrainedTranscoder:
+    transcoder: Transcoder
+    config: TranscoderTrainConfig
+    seconds: float
+    explained_variance: float  # on held-out pairs
+    l0: float
+
+    def summary(self) -> dict:
+        return {
+            "config": asdict(self.config),
+            "seconds": round(self.seconds, 1),
+            "explained_variance": self.explained_variance,
+            "l0": self.l0,
+        }
+
+
+def transcoder_fit(tc: Transcoder, x: Tensor, y: Tensor) -> tuple[float, float]:
+    """(fraction of the output's variance explained, mean active features) on (x, y)."""
+    with torch.no_grad():
+        f = tc.encode(x.float())
+        y_hat = tc.decode(f)
+    ev = 1 - ((y - y_hat) ** 2).sum() / ((y - y.mean(0)) ** 2).sum()
+    return float(ev), float((f > 0).float().sum(-1).mean())
+
+
+def train_transcoder(model: HookedTransformer, cfg: TranscoderTrainConfig) -> TrainedTranscoder:
+    tc = new_transcoder(model, cfg)
+    stream = pair_stream(
+        model, cfg.layer, batch_size=cfg.batch_size, buffer_games=cfg.buffer_games, seed=cfg.seed
+    )
+    held_x, held_y = next(
+        pair_stream(model, cfg.layer, batch_size=8192, buffer_games=256, seed=cfg.seed + 10**6)
+    )
+    first_x, first_y = next(stream)
+    var = float(((first_y - first_y.mean(0)) ** 2).sum(-1).mean())
+    with torch.no_grad():
+        tc.b_dec.copy_(first_y.mean(0))
+        tc.W_dec.copy_(tc.W_dec / tc.W_dec.norm(dim=1, keepdim=True) * 0.1)
+        tc.W_enc.copy_(tc.W_dec.T.clone() * (tc.cfg.d_out / tc.cfg.d_in) ** 0.5)
+    optimiser = torch.optim.Adam(tc.parameters(), lr=cfg.lr)
+    n_steps = cfg.n_tokens // cfg.batch_size
+    decay_from = int(0.8 * n_steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser,
+        lambda s: 1.0 if s < decay_from else max(0.0, (n_steps - s) / (n_steps - decay_from)),
+    )
+    start = time.perf_counter()
+    batch = (first_x, first_y)
+    for step in tqdm(range(n_steps), desc=f"transcoder L{cfg.layer}", leave=False):
+        x, y = batch if step == 0 else next(stream)
+        f = tc.encode(x)
+        y_hat = tc.decode(f)
+        mse = ((y - y_hat) ** 2).sum(-1).mean() / var
+        l1 = (f * tc.W_dec.norm(dim=1)).sum(-1).mean() / var**0.5
+        loss = mse + cfg.l1_coefficient * l1
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+    seconds = time.perf_counter() - start
+    tc.eval()
+    ev, l0 = transcoder_fit(tc, held_x, held_y)
+    return TrainedTranscoder(tc, cfg, seconds, ev, l0)

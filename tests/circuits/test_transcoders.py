@@ -1,0 +1,31 @@
+import torch
+from sae_lens import SAE
+from sae_lens.saes.transcoder import Transcoder
+
+from workbench.circuits.transcoders import (
+    TranscoderTrainConfig,
+    new_transcoder,
+    pair_stream,
+    train_transcoder,
+    transcoder_fit,
+)
+from workbench.saes.loading import save_sae
+
+from helpers import tiny_model
+
+
+def test_training_improves_the_fit_and_saves_in_sae_lens_format(tmp_path):
+    model = tiny_model()
+    cfg = TranscoderTrainConfig(layer=1, n_tokens=150_000, batch_size=1024, buffer_games=64)
+    x, y = next(pair_stream(model, 1, batch_size=2048, buffer_games=64, seed=123))
+    before, _ = transcoder_fit(new_transcoder(model, cfg), x, y)
+    trained = train_transcoder(model, cfg)
+    after, l0 = transcoder_fit(trained.transcoder, x, y)
+    assert after > before + 0.2 and 0 < l0 < trained.transcoder.cfg.d_sae
+    save_sae(trained.transcoder, tmp_path / "tc", trained.summary())
+    loaded = SAE.load_from_disk(tmp_path / "tc")  # sae-lens's own loader
+    assert isinstance(loaded, Transcoder) and loaded.cfg.d_out == 32
+    assert loaded.cfg.metadata.hook_name_out == "blocks.1.hook_mlp_out"
+    assert torch.allclose(
+        loaded.decode(loaded.encode(x)), trained.transcoder.decode(trained.transcoder.encode(x))
+    )
