@@ -232,17 +232,17 @@ def coverage_by_layer(
     rows = []
     for hook, sae in (saes or {}).items():
         acts = harvest(model, games, [hook], progress=False)
-        board = board_metrics(encode_positions(sae, acts, hook), acts)
+        coverage = _coverage(encode_positions(sae, acts, hook), acts)
         kind = f"SAE {sae.cfg.architecture()} ({hook.split('.')[-1]}, d_sae {sae.cfg.d_sae})"
-        rows.append(
-            {"model": name, "layer": int(hook.split(".")[1]), "features": kind, **board.coverage}
-        )
+        rows.append({"model": name, "layer": int(hook.split(".")[1]), "features": kind, **coverage})
     for layer in range(model.cfg.n_layers):
         acts = neuron_activations(model, games, layer)
         flat = acts.acts[f"blocks.{layer}.mlp.hook_post"].float()
         flat = flat.reshape(-1, flat.shape[-1])[acts.labels.valid.reshape(-1)]
         kind = f"MLP neurons (d_mlp {model.cfg.d_mlp})"
-        rows.append(
-            {"model": name, "layer": layer, "features": kind, **board_metrics(flat, acts).coverage}
-        )
+        rows.append({"model": name, "layer": layer, "features": kind, **_coverage(flat, acts)})
     return rows
+
+
+def _coverage(feature_acts: Tensor, acts: Activations) -> dict[str, float]:
+    return score_features(feature_acts, board_properties(acts.labels)).coverage()
