@@ -1,0 +1,258 @@
+"""Feature circuits for one prediction, from SAEs at every layer's residual stream
+(sparse feature circuits in the manner of Marks et al. 2024, linearised per edge).
+
+1. Replacement model: after each block, the residual stream ``x_l`` is replaced by
+   ``decode(f_l) + e_l``: ``f_l`` the SAE's features, recomputed from the stream, and
+   ``e_l`` the SAE's error on the real input, held constant (an *error node*). Block
+   ``l + 1`` then reads only layer ``l``'s features and error, so edges join adjacent
+   layers, and the last layer's features feed the move logit.
+2. Edge weight from source feature ``s`` (layer ``l``) to target ``t`` (a feature of layer
+   ``l + 1``, or the logit): ``f_s * d t / d f_s`` in that replacement model (first order,
+   as in attribution patching); an error node's weight is ``e . d t / d e``.
+3. Pruning: keep the ``keep`` strongest sources of the logit, then, layer by layer down,
+   the ``keep`` strongest sources of the kept nodes.
+4. ``validate``: ablate each kept feature (set it to 0, recompute everything downstream in
+   the replacement model) and compare the real change of the logit with the graph's
+   prediction (the sum over paths of products of edge weights divided by source values,
+   times minus the source's value): sign agreement and correlation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from sae_lens import SAE
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from workbench.othello.tokens import SQUARE_TO_TOKEN
+
+
+def _check_saes(model: HookedTransformer, saes: dict[int, SAE]) -> None:
+    missing = [i for i in range(model.cfg.n_layers) if i not in saes]
+    if missing:
+        raise ValueError(
+            f"Need an SAE at blocks.L.hook_resid_post for every layer; missing layers {missing}."
+        )
+    for layer, sae in saes.items():
+        hook = sae.cfg.metadata.hook_name
+        if hook != f"blocks.{layer}.hook_resid_post":
+            raise ValueError(
+                f"SAE for layer {layer} reads {hook}, not blocks.{layer}.hook_resid_post."
+            )
+
+
+@dataclass
+class Node:
+    layer: int  # n_layers for the logit
+    position: int
+    feature: int  # -1: error node; -2: the logit
+    activation: float
+
+    @property
+    def label(self) -> str:
+        if self.feature == -2:
+            return "logit"
+        kind = "err" if self.feature == -1 else f"F{self.feature}"
+        return f"L{self.layer} {kind} @{self.position}"
+
+
+@dataclass
+class FeatureGraph:
+    nodes: list[Node]
+    edges: dict[tuple[int, int], float]  # (source index, target index) -> weight
+    logit: float  # the metric on the real model
+    replacement_logit: float  # the same in the replacement model (equal up to float error)
+    error_share: float  # |error-node edges| / |all edges| into the logit
+    seconds: float = 0.0
+    validation: dict = field(default_factory=dict)
+
+    def incoming(self, target: int) -> list[tuple[int, float]]:
+        return sorted(
+            ((s, w) for (s, t), w in self.edges.items() if t == target), key=lambda x: -abs(x[1])
+        )
+
+
+class ReplacementModel:
+    """The model with every residual stream rebuilt from its SAE (see module doc, 1)."""
+
+    def __init__(self, model: HookedTransformer, saes: dict[int, SAE], tokens: Tensor):
+        _check_saes(model, saes)
+        self.model, self.saes = model, saes
+        self.tokens = torch.as_tensor(tokens).reshape(1, -1)
+        names = [f"blocks.{i}.hook_resid_post" for i in saes]
+        with torch.no_grad():
+            self.clean_logits, cache = model.run_with_cache(self.tokens, names_filter=names)
+            self.features = {}
+            self.errors = {}
+            for layer, sae in saes.items():
+                x = cache[f"blocks.{layer}.hook_resid_post"][0].float()
+                f = sae.encode(x)
+                self.features[layer] = f
+                self.errors[layer] = x - sae.decode(f)
+
+    def resid(self, layer: int, features: Tensor) -> Tensor:
+        return self.saes[layer].decode(features) + self.errors[layer]
+
+    def run_from(self, layer: int, features: Tensor, *, to_layer: int | None = None):
+        """Features of ``to_layer`` (or the logits, when None) given ``layer``'s features."""
+        x = self.resid(layer, features)[None]
+        for nxt in range(layer + 1, self.model.cfg.n_layers):
+            x = self.model.blocks[nxt](x)
+            f = self.saes[nxt].encode(x[0])
+            if to_layer == nxt:
+                return f
+            x = self.resid(nxt, f)[None]
+        return self.model.unembed(self.model.ln_final(x))
+
+
+def _metric(logits: Tensor, position: int, move: int, versus: int | None) -> Tensor:
+    out = logits[0, position, SQUARE_TO_TOKEN[move]]
+    if versus is not None:
+        out = out - logits[0, position, SQUARE_TO_TOKEN[versus]]
+    return out
+
+
+def build_graph(
+    model: HookedTransformer,
+    saes: dict[int, SAE],
+    tokens: Tensor,
+    position: int,
+    move: int,
+    *,
+    versus: int | None = None,
+    keep: int = 8,
+) -> FeatureGraph:
+    """The pruned feature graph of square ``move``'s logit (minus ``versus``'s) at ``position``."""
+    import time
+
+    start = time.perf_counter()
+    rep = ReplacementModel(model, saes, tokens)
+    last = model.cfg.n_layers - 1
+    nodes: list[Node] = [Node(model.cfg.n_layers, position, -2, 0.0)]
+    index: dict[tuple[int, int, int], int] = {}
+    edges: dict[tuple[int, int], float] = {}
+
+    def node_id(layer: int, pos: int, feat: int, value: float) -> int:
+        key = (layer, pos, feat)
+        if key not in index:
+            index[key] = len(nodes)
+            nodes.append(Node(layer, pos, feat, value))
+        return index[key]
+
+    def sources(layer: int, target_fn) -> tuple[Tensor, Tensor]:
+        """Edge weights from layer ``layer``'s features and errors into one target."""
+        f = rep.features[layer].clone().requires_grad_(True)
+        e = rep.errors[layer].clone().requires_grad_(True)
+        saved = rep.errors[layer]
+        rep.errors[layer] = e
+        try:
+            value = target_fn(f)
+            gf, ge = torch.autograd.grad(value, [f, e], allow_unused=True)
+        finally:
+            rep.errors[layer] = saved
+        feature_w = (f * gf).detach()[: position + 1]
+        error_w = (e * ge).detach().sum(-1)[: position + 1] if ge is not None else None
+        return feature_w, error_w
+
+    def expand(target: int, layer: int, target_fn) -> list[int]:
+        fw, ew = sources(layer, target_fn)
+        flat = fw.flatten()
+        top = torch.topk(flat.abs(), min(keep, int((flat != 0).sum())))
+        kept = []
+        for i in top.indices.tolist():
+            pos, feat = divmod(i, fw.shape[1])
+            src = node_id(layer, pos, feat, float(rep.features[layer][pos, feat]))
+            edges[(src, target)] = float(flat[i])
+            kept.append(src)
+        for pos in range(position + 1):
+            if ew is not None and abs(float(ew[pos])) > 1e-6:
+                src = node_id(layer, pos, -1, 0.0)
+                edges[(src, target)] = float(ew[pos])
+        return kept
+
+    frontier = expand(0, last, lambda f: _metric(rep.run_from(last, f), position, move, versus))
+    for layer in range(last - 1, -1, -1):
+        new = []
+        for t in frontier:
+            tn = nodes[t]
+
+            def target_fn(f, tn=tn, layer=layer):
+                return rep.run_from(layer, f, to_layer=tn.layer)[tn.position, tn.feature]
+
+            new += expand(t, layer, target_fn)
+        frontier = sorted(set(new))
+    with torch.no_grad():
+        replacement = float(_metric(rep.run_from(last, rep.features[last]), position, move, versus))
+    into_logit = [(s, w) for (s, t), w in edges.items() if t == 0]
+    total = sum(abs(w) for _, w in into_logit) or 1.0
+    error_share = sum(abs(w) for s, w in into_logit if nodes[s].feature == -1) / total
+    return FeatureGraph(
+        nodes=nodes,
+        edges=edges,
+        logit=float(_metric(rep.clean_logits, position, move, versus)),
+        replacement_logit=replacement,
+        error_share=error_share,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def predicted_ablation_effects(graph: FeatureGraph) -> dict[int, float]:
+    """Linearised change of the logit when each feature node is set to zero.
+
+    Per unit of a source, an edge carries ``w / f_source``; the effect on the logit is
+    the sum over paths of the products, times ``-f`` of the ablated node.
+    """
+    per_unit: dict[int, float] = {0: 1.0}  # d logit / d (node value), logit itself = 1
+    order = sorted(range(1, len(graph.nodes)), key=lambda i: -graph.nodes[i].layer)
+    for i in order:
+        node = graph.nodes[i]
+        if node.feature < 0 or node.activation == 0:
+            continue
+        total = 0.0
+        for (s, t), w in graph.edges.items():
+            if s == i and t in per_unit:
+                total += (w / node.activation) * per_unit[t]
+        per_unit[i] = total
+    return {
+        i: -graph.nodes[i].activation * per_unit[i]
+        for i in per_unit
+        if i != 0 and graph.nodes[i].feature >= 0
+    }
+
+
+def validate(
+    graph: FeatureGraph,
+    model: HookedTransformer,
+    saes: dict[int, SAE],
+    tokens: Tensor,
+    position: int,
+    move: int,
+    *,
+    versus: int | None = None,
+    top: int = 10,
+) -> dict:
+    """Ablate the ``top`` feature nodes with the largest predicted effect; compare."""
+    rep = ReplacementModel(model, saes, tokens)
+    predicted = predicted_ablation_effects(graph)
+    chosen = sorted(predicted, key=lambda i: -abs(predicted[i]))[:top]
+    rows = []
+    with torch.no_grad():
+        base = float(_metric(rep.run_from(0, rep.features[0]), position, move, versus))
+        for i in chosen:
+            node = graph.nodes[i]
+            f = rep.features[node.layer].clone()
+            f[node.position, node.feature] = 0
+            actual = float(_metric(rep.run_from(node.layer, f), position, move, versus)) - base
+            rows.append({"node": node.label, "predicted": predicted[i], "actual": actual})
+    agree = [r for r in rows if r["predicted"] * r["actual"] > 0]
+    pred = torch.tensor([r["predicted"] for r in rows])
+    act = torch.tensor([r["actual"] for r in rows])
+    corr = float(torch.corrcoef(torch.stack([pred, act]))[0, 1]) if len(rows) > 2 else float("nan")
+    graph.validation = {
+        "sign_agreement": len(agree) / max(len(rows), 1),
+        "correlation": corr,
+        "rows": rows,
+    }
+    return graph.validation
