@@ -65,9 +65,10 @@ def test_edges_between_layers_match_finite_interventions(setup):
             continue
         eps = 1e-3
         f = rep.features[src.layer].clone()
-        base = rep.run_from(src.layer, f, to_layer=dst.layer)[dst.position, dst.feature]
-        f[src.position, src.feature] *= 1 + eps
-        up = rep.run_from(src.layer, f, to_layer=dst.layer)[dst.position, dst.feature]
+        with torch.no_grad():
+            base = rep.run_from(src.layer, f, to_layer=dst.layer)[dst.position, dst.feature]
+            f[src.position, src.feature] *= 1 + eps
+            up = rep.run_from(src.layer, f, to_layer=dst.layer)[dst.position, dst.feature]
         assert float(up - base) / eps == pytest.approx(w, rel=0.05, abs=1e-4)
         checked += 1
     assert checked > 0
