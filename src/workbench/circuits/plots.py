@@ -11,14 +11,18 @@ NODE_TRACE = 0  # index of the node trace (widgets attach click handlers to it)
 
 
 def node_xy(graph: FeatureGraph) -> tuple[np.ndarray, np.ndarray]:
-    """Layout: x = position (nodes at one layer and position fanned out), y = layer."""
-    x, y = np.zeros(len(graph.nodes)), np.zeros(len(graph.nodes))
-    slots: dict[tuple[int, int], int] = {}
+    """Layout: x = position, y = layer; nodes sharing a (layer, position) fan out
+    vertically within their layer's band (error nodes at the top of the band)."""
+    groups: dict[tuple[int, int], list[int]] = {}
     for i, n in enumerate(graph.nodes):
-        k = slots.get((n.layer, n.position), 0)
-        slots[(n.layer, n.position)] = k + 1
-        x[i] = n.position + 0.12 * k
-        y[i] = n.layer + (0.25 if n.feature == -1 else 0.0)
+        groups.setdefault((n.layer, n.position), []).append(i)
+    x, y = np.zeros(len(graph.nodes)), np.zeros(len(graph.nodes))
+    for (layer, position), members in groups.items():
+        members.sort(key=lambda i: (graph.nodes[i].feature == -1, graph.nodes[i].feature))
+        step = min(0.7 / max(len(members), 1), 0.12)
+        for k, i in enumerate(members):
+            x[i] = position
+            y[i] = layer + (k - (len(members) - 1) / 2) * step
     return x, y
 
 
