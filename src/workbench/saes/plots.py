@@ -91,7 +91,8 @@ def top_positions_figure(fs: FeatureSet, card: FeatureCard, *, size: int = 360) 
 
 
 def feature_boards_figure(fs: FeatureSet, features: list[int], *, size: int = 420) -> go.Figure:
-    """A slider over features, each shown as its mean board where it fires (kernel-free)."""
+    """A slider over features, each shown as its mean board where it fires, with a ring on
+    the square of its label (kernel-free)."""
     steps, labels, titles = [], [], []
     for f in features:
         label, f1 = fs.scores.label(f)
@@ -103,6 +104,7 @@ def feature_boards_figure(fs: FeatureSet, features: list[int], *, size: int = 42
         steps.append(
             board_traces(
                 np.zeros(64, dtype=np.int8),
+                last_move=SQUARE_NAMES.index(label.split(" ")[0]),  # ring: the label's square
                 values=board,
                 value_label="P(mine) − P(theirs)",
                 zmin=-1,
