@@ -106,7 +106,7 @@ def direct_logit_attribution(
         start_layer = layer + 1 if hook.endswith("hook_resid_post") else layer
         names.append(hook)
     with torch.no_grad():
-        _, cache = model.run_with_cache(tokens, names_filter=names)
+        all_logits, cache = model.run_with_cache(tokens, names_filter=names)
     p = position
     scale = cache["ln_final.hook_scale"][0, p].float()
     direction = _move_direction(model, move, versus)
@@ -151,8 +151,7 @@ def direct_logit_attribution(
         bias = bias + sum(model.b_out[i].detach().float() for i in range(n_layers))
     bias_term = float(_direct(model, bias[None], scale, direction)[0])
     constant = bias_term + _unembed_constant(model, move, versus)
-    with torch.no_grad():
-        logits = model(tokens)[0, p]
+    logits = all_logits[0, p]
     target = logits[SQUARE_TO_TOKEN[move]] - (
         0 if versus is None else logits[SQUARE_TO_TOKEN[versus]]
     )
@@ -201,16 +200,19 @@ def _scaling_hook(alpha: float, holder: dict, sae: SAE | None):
     return hook_fn
 
 
-def _run_scaled(model, tokens, hook, metric, alphas, sae: SAE | None):
-    """Metric and its gradient w.r.t. the activation (or SAE features) at ``hook``,
-    with that activation scaled by each alpha (alpha 1: the real run)."""
+def _run_scaled(model, tokens, hook, metric, alphas, sae: SAE | None, *, grad: bool = True):
+    """Metric (and, if ``grad``, its gradient) w.r.t. the activation (or SAE features) at
+    ``hook``, with that activation scaled by each alpha (alpha 1: the real run)."""
     validate_hooks(model, [hook])
     grads, values, holder = [], [], {}
     for alpha in alphas:
-        with model.hooks(fwd_hooks=[(hook, _scaling_hook(alpha, holder, sae))]):
+        with (
+            torch.set_grad_enabled(grad),
+            model.hooks(fwd_hooks=[(hook, _scaling_hook(alpha, holder, sae))]),
+        ):
             value = metric(model(tokens))
-        (grad,) = torch.autograd.grad(value, holder["leaf"])
-        grads.append(grad)
+        if grad:
+            grads.append(torch.autograd.grad(value, holder["leaf"])[0])
         values.append(float(value.detach()))
     return holder["act"], grads, values
 
@@ -243,5 +245,7 @@ def integrated_gradients(
     alphas = [(k + 0.5) / steps for k in range(steps)]
     act, grads, _ = _run_scaled(model, torch.as_tensor(tokens), hook, metric, alphas, sae)
     attributions = act * torch.stack(grads).mean(0)
-    _, _, ends = _run_scaled(model, torch.as_tensor(tokens), hook, metric, [0.0, 1.0], sae)
+    _, _, ends = _run_scaled(
+        model, torch.as_tensor(tokens), hook, metric, [0.0, 1.0], sae, grad=False
+    )
     return attributions.detach(), ends[1] - ends[0]

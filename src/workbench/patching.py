@@ -20,7 +20,6 @@ All hooks are temporary (``model.hooks``): an exception never leaves one behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,11 +29,10 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from workbench.activations import validate_hooks
+from workbench.attribution import Metric, logit_metric
 from workbench.othello.engine import replay
 from workbench.othello.squares import SQUARE_NAMES
-from workbench.othello.tokens import SQUARE_TO_TOKEN, encode
-
-Metric = Callable[[Float[Tensor, "batch pos d_vocab"]], Float[Tensor, ""]]
+from workbench.othello.tokens import encode
 
 
 @dataclass
@@ -49,12 +47,7 @@ class MinimalPair:
 
     def metric(self) -> Metric:
         """Logit of ``move`` minus logit of ``versus`` at the last position."""
-        a, b, p = SQUARE_TO_TOKEN[self.move], SQUARE_TO_TOKEN[self.versus], self.position
-
-        def metric(logits):
-            return (logits[:, p, a] - logits[:, p, b]).sum()
-
-        return metric
+        return logit_metric(self.position, self.move, self.versus)
 
     def describe(self) -> str:
         return (

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -26,7 +27,7 @@ from sae_lens import SAE
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from workbench.othello.tokens import SQUARE_TO_TOKEN
+from workbench.attribution import logit_metric
 
 
 def _check_saes(model: HookedTransformer, saes: dict[int, SAE]) -> None:
@@ -107,13 +108,6 @@ class ReplacementModel:
         return self.model.unembed(self.model.ln_final(x))
 
 
-def _metric(logits: Tensor, position: int, move: int, versus: int | None) -> Tensor:
-    out = logits[0, position, SQUARE_TO_TOKEN[move]]
-    if versus is not None:
-        out = out - logits[0, position, SQUARE_TO_TOKEN[versus]]
-    return out
-
-
 def build_graph(
     model: HookedTransformer,
     saes: dict[int, SAE],
@@ -125,9 +119,8 @@ def build_graph(
     keep: int = 8,
 ) -> FeatureGraph:
     """The pruned feature graph of square ``move``'s logit (minus ``versus``'s) at ``position``."""
-    import time
-
     start = time.perf_counter()
+    metric = logit_metric(position, move, versus)
     rep = ReplacementModel(model, saes, tokens)
     last = model.cfg.n_layers - 1
     nodes: list[Node] = [Node(model.cfg.n_layers, position, -2, 0.0)]
@@ -172,7 +165,7 @@ def build_graph(
                 edges[(src, target)] = float(ew[pos])
         return kept
 
-    frontier = expand(0, last, lambda f: _metric(rep.run_from(last, f), position, move, versus))
+    frontier = expand(0, last, lambda f: metric(rep.run_from(last, f)))
     for layer in range(last - 1, -1, -1):
         new = []
         for t in frontier:
@@ -184,14 +177,14 @@ def build_graph(
             new += expand(t, layer, target_fn)
         frontier = sorted(set(new))
     with torch.no_grad():
-        replacement = float(_metric(rep.run_from(last, rep.features[last]), position, move, versus))
+        replacement = float(metric(rep.run_from(last, rep.features[last])))
     into_logit = [(s, w) for (s, t), w in edges.items() if t == 0]
     total = sum(abs(w) for _, w in into_logit) or 1.0
     error_share = sum(abs(w) for s, w in into_logit if nodes[s].feature == -1) / total
     return FeatureGraph(
         nodes=nodes,
         edges=edges,
-        logit=float(_metric(rep.clean_logits, position, move, versus)),
+        logit=float(metric(rep.clean_logits)),
         replacement_logit=replacement,
         error_share=error_share,
         seconds=time.perf_counter() - start,
@@ -235,16 +228,17 @@ def validate(
 ) -> dict:
     """Ablate the ``top`` feature nodes with the largest predicted effect; compare."""
     rep = ReplacementModel(model, saes, tokens)
+    metric = logit_metric(position, move, versus)
     predicted = predicted_ablation_effects(graph)
     chosen = sorted(predicted, key=lambda i: -abs(predicted[i]))[:top]
     rows = []
     with torch.no_grad():
-        base = float(_metric(rep.run_from(0, rep.features[0]), position, move, versus))
+        base = float(metric(rep.run_from(0, rep.features[0])))
         for i in chosen:
             node = graph.nodes[i]
             f = rep.features[node.layer].clone()
             f[node.position, node.feature] = 0
-            actual = float(_metric(rep.run_from(node.layer, f), position, move, versus)) - base
+            actual = float(metric(rep.run_from(node.layer, f))) - base
             rows.append({"node": node.label, "predicted": predicted[i], "actual": actual})
     agree = [r for r in rows if r["predicted"] * r["actual"] > 0]
     pred = torch.tensor([r["predicted"] for r in rows])

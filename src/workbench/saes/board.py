@@ -51,10 +51,9 @@ def property_groups() -> dict[str, slice]:
 
 def board_properties(labels: Labels) -> Bool[Tensor, "n 320"]:
     """Binary board properties for every valid position (flattened over games)."""
-    valid = labels.valid.reshape(-1)
-    relative = labels.relative.reshape(-1, 64)[valid]
-    parts = [relative == c for c in range(3)]
-    parts += [labels.legal.reshape(-1, 64)[valid], labels.flipped.reshape(-1, 64)[valid]]
+    valid = labels.valid
+    parts = [labels.relative[valid] == c for c in range(3)]
+    parts += [labels.legal[valid], labels.flipped[valid]]
     return torch.cat(parts, dim=-1)
 
 
@@ -176,7 +175,7 @@ def reconstruct_board(
 def positions_game_index(labels: Labels) -> Int[Tensor, " n"]:
     """The game each valid position (flattened as in ``board_properties``) belongs to."""
     games = torch.arange(labels.valid.shape[0])[:, None].expand_as(labels.valid)
-    return games.reshape(-1)[labels.valid.reshape(-1)]
+    return games[labels.valid]
 
 
 def top_activating(acts: Float[Tensor, " n"], k: int = 8) -> np.ndarray:

@@ -64,19 +64,26 @@ def _next_move_loss(model: HookedTransformer, games: GameRecord, fwd_hooks=()) -
 
 def encode_positions(sae: SAE, acts: Activations, hook: str) -> Float[Tensor, "n d_sae"]:
     """SAE feature activations at every valid position (flattened like ``board_properties``)."""
-    x = acts.acts[hook].float().reshape(-1, sae.cfg.d_in)
-    valid = acts.labels.valid.reshape(-1)
     with torch.no_grad():
-        return sae.encode(x[valid])
+        return sae.encode(acts.flat(hook)[0].float())
 
 
 def sae_metrics(
-    model: HookedTransformer, sae: SAE, games: GameRecord, *, hook: str | None = None
+    model: HookedTransformer,
+    sae: SAE,
+    games: GameRecord,
+    *,
+    hook: str | None = None,
+    acts: Activations | None = None,
 ) -> SAEMetrics:
-    """sae-lens's standard figures for ``sae`` spliced into ``model`` at its hook."""
-    hook = check_compatible(sae, model, hook)
-    acts = harvest(model, games, [hook], progress=False)
-    x = acts.acts[hook].float().reshape(-1, sae.cfg.d_in)[acts.labels.valid.reshape(-1)]
+    """sae-lens's standard figures for ``sae`` spliced into ``model`` at its hook.
+
+    ``acts``: the hook's activations on ``games``, if already harvested (checked already).
+    """
+    if acts is None:
+        hook = check_compatible(sae, model, hook)
+        acts = harvest(model, games, [hook], progress=False)
+    x = acts.flat(hook)[0].float()
     with torch.no_grad():
         feats = sae.encode(x)
         recon = sae.decode(feats)
@@ -125,8 +132,7 @@ def board_metrics(feature_acts: Float[Tensor, "n feature"], acts: Activations) -
 
 
 def _board_metrics(scores: FeatureScores, feature_acts, acts: Activations) -> BoardMetrics:
-    valid = acts.labels.valid.reshape(-1)
-    relative = acts.labels.relative.reshape(-1, 64)[valid]
+    relative = acts.labels.relative[acts.labels.valid]
     rec = reconstruct_board(feature_acts, relative, positions_game_index(acts.labels))
     return BoardMetrics(
         coverage=scores.coverage(),
@@ -143,13 +149,13 @@ def neuron_activations(model: HookedTransformer, games: GameRecord, layer: int) 
 def probe_board_metrics(suite: ProbeSuite, acts: Activations, site: str) -> dict:
     """The probes' own scores on the same positions: per-property F1, and board accuracy."""
     labels = acts.labels
-    valid = labels.valid.reshape(-1)
-    x = acts.acts[site].float().reshape(-1, acts.acts[site].shape[-1])[valid]
+    valid = labels.valid
+    x = acts.flat(site)[0].float()
     out = {}
     relative_probe = suite.get("relative", site)
     with torch.no_grad():
         guess = relative_probe.logits(x).argmax(-1)  # n, 64
-    truth = labels.relative.reshape(-1, 64)[valid]
+    truth = labels.relative[valid]
     out["reconstruction"] = float((guess == truth).float().mean())
     f1s = []
     for c in range(3):
@@ -159,9 +165,7 @@ def probe_board_metrics(suite: ProbeSuite, acts: Activations, site: str) -> dict
         if suite.key(prop, site) in suite.probes:
             with torch.no_grad():
                 pred = suite.get(prop, site).logits(x).argmax(-1).bool()
-            out[f"coverage {prop}"] = float(
-                _f1(pred, getattr(labels, prop).reshape(-1, 64)[valid]).mean()
-            )
+            out[f"coverage {prop}"] = float(_f1(pred, getattr(labels, prop)[valid]).mean())
     return out
 
 
@@ -178,8 +182,8 @@ def evaluate_sae(
 ) -> dict:
     """Standard and board-grounded figures of one SAE, as a flat dict."""
     hook = check_compatible(sae, model, hook)
-    standard = sae_metrics(model, sae, games, hook=hook)
     acts = harvest(model, games, [hook], progress=False)
+    standard = sae_metrics(model, sae, games, hook=hook, acts=acts)
     board = board_metrics(encode_positions(sae, acts, hook), acts)
     return {"hook": hook, **asdict(standard), **board.row("sae")}
 
@@ -202,8 +206,7 @@ def comparison_table(
         rows.append({**row, "features": name})
     layer = int(hook.split(".")[1])
     neurons = neuron_activations(model, games, layer)
-    flat = neurons.acts[f"blocks.{layer}.mlp.hook_post"].float()
-    flat = flat.reshape(-1, flat.shape[-1])[neurons.labels.valid.reshape(-1)]
+    flat = neurons.flat(f"blocks.{layer}.mlp.hook_post")[0].float()
     rows.append(board_metrics(flat, neurons).row(f"MLP neurons (blocks.{layer}.mlp.hook_post)"))
     if random_init is not None:
         random_model, random_sae = random_init
@@ -237,8 +240,7 @@ def coverage_by_layer(
         rows.append({"model": name, "layer": int(hook.split(".")[1]), "features": kind, **coverage})
     for layer in range(model.cfg.n_layers):
         acts = neuron_activations(model, games, layer)
-        flat = acts.acts[f"blocks.{layer}.mlp.hook_post"].float()
-        flat = flat.reshape(-1, flat.shape[-1])[acts.labels.valid.reshape(-1)]
+        flat = acts.flat(f"blocks.{layer}.mlp.hook_post")[0].float()
         kind = f"MLP neurons (d_mlp {model.cfg.d_mlp})"
         rows.append({"model": name, "layer": layer, "features": kind, **_coverage(flat, acts)})
     return rows

@@ -75,11 +75,10 @@ class FeatureSet:
         hook = check_compatible(sae, model, hook)
         sites = [hook, "ln_final.hook_scale"]
         acts = harvest(model, games, sites, progress=False)
-        valid = acts.labels.valid.reshape(-1)
-        x = acts.acts[hook].float().reshape(-1, sae.cfg.d_in)[valid]
+        valid = acts.labels.valid
         with torch.no_grad():
-            feats = sae.encode(x)
-        positions = torch.arange(valid.numel()) % acts.labels.valid.shape[1]
+            feats = sae.encode(acts.flat(hook)[0].float())
+        positions = torch.arange(valid.shape[1]).expand_as(valid)
         return cls(
             model=model,
             sae=sae,
@@ -88,7 +87,7 @@ class FeatureSet:
             acts=feats,
             game=positions_game_index(acts.labels),
             position=positions[valid],
-            relative=acts.labels.relative.reshape(-1, 64)[valid],
+            relative=acts.labels.relative[valid],
             scores=score_features(feats, board_properties(acts.labels)),
             ln_scale=float(acts.acts["ln_final.hook_scale"].float().mean()),
         )

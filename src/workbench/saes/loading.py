@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from sae_lens import SAE
 from transformer_lens import HookedTransformer
 
@@ -158,7 +159,7 @@ def check_compatible(sae: SAE, model: HookedTransformer, hook: str | None = None
         validate_hooks(model, [hook])
     except HookNameError as err:
         raise SAEMismatchError(f"The SAE's hook does not exist in this model: {err}") from err
-    width = _hook_width(model, hook)
+    width = hook_width(model, hook)
     if width != sae.cfg.d_in:
         raise SAEMismatchError(
             f"The SAE expects d_in={sae.cfg.d_in} activations but {hook} of this model has "
@@ -168,8 +169,8 @@ def check_compatible(sae: SAE, model: HookedTransformer, hook: str | None = None
     return hook
 
 
-def _hook_width(model: HookedTransformer, hook: str) -> int:
-    import torch
-
+def hook_width(model: HookedTransformer, hook: str) -> int:
+    """Width of the activations at ``hook`` (one forward pass on a two-token input)."""
+    validate_hooks(model, [hook])
     _, cache = model.run_with_cache(torch.ones(1, 2, dtype=torch.long), names_filter=[hook])
     return cache[hook].shape[-1]

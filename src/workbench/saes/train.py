@@ -34,7 +34,7 @@ from transformer_lens import HookedTransformer
 from workbench.activations import harvest, validate_hooks
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
-from workbench.saes.loading import _hook_width
+from workbench.saes.loading import hook_width
 
 Architecture = Literal["topk", "batchtopk", "standard", "jumprelu"]
 ARCHITECTURES: dict[str, tuple[type, type]] = {
@@ -142,7 +142,7 @@ class TrainedSAE:
 
 def train_sae(model: HookedTransformer, cfg: SAETrainConfig) -> TrainedSAE:
     """Train one SAE on ``cfg.hook`` of ``model`` with sae-lens's trainer (see module doc)."""
-    d_in = _hook_width(model, cfg.hook)
+    d_in = hook_width(model, cfg.hook)
     sae = _training_sae(cfg, d_in)
     n_steps = cfg.n_tokens // cfg.batch_size
     trainer_cfg = SAETrainerConfig(
