@@ -1,6 +1,7 @@
 """``workbench`` command line: train, evaluate and list models.
 
 workbench train --preset small --out runs/small --max-minutes 120
+workbench train-lm --preset 2l --out runs/lm-2l --max-minutes 600
 workbench eval othello --games 2000 --policy random
 workbench render --out site --param N_GAMES=200
 workbench models
@@ -13,6 +14,7 @@ import json
 import sys
 from dataclasses import fields
 
+from workbench.training.lm import LMTrainConfig
 from workbench.training.train import TrainConfig
 
 
@@ -21,14 +23,60 @@ def _train(args: argparse.Namespace) -> None:
 
     if args.preset not in PRESETS:
         raise SystemExit(f"Unknown preset {args.preset!r}; choose from {sorted(PRESETS)}.")
-    overrides = {
-        f.name: getattr(args, f.name)
-        for f in fields(TrainConfig)
-        if f.name != "model" and getattr(args, f.name, None) is not None
-    }
+    overrides = _overrides(args, TrainConfig)
     cfg = TrainConfig(model=PRESETS[args.preset], out_dir=args.out, **overrides)
     state = train(cfg)
-    sys.stdout.write(json.dumps({"step": state.step, "best_top1": state.best_top1}) + "\n")
+    sys.stdout.write(json.dumps({"step": state.step, "best_score": state.best_score}) + "\n")
+
+
+def _train_lm(args: argparse.Namespace) -> None:
+    from workbench.training.lm import LMTrainConfig, train_lm
+    from workbench.training.presets import LM_PRESETS
+
+    if args.preset not in LM_PRESETS:
+        raise SystemExit(f"Unknown preset {args.preset!r}; choose from {sorted(LM_PRESETS)}.")
+    overrides = _overrides(args, LMTrainConfig)
+    best = train_lm(LMTrainConfig(model=LM_PRESETS[args.preset], out_dir=args.out, **overrides))
+    sys.stdout.write(f"best model: {best}\n")
+
+
+def _ship_lm(args: argparse.Namespace) -> None:
+    from workbench.training.lm import ship_lm
+
+    card = ship_lm(args.run, args.name, train_command=args.train_command)
+    sys.stdout.write(json.dumps(card["evaluation"], indent=2) + "\n")
+
+
+def _lm_eval(args: argparse.Namespace) -> None:
+    from workbench.models import load_model
+    from workbench.text.induction import induction_test
+    from workbench.training.lm import held_out_loss
+
+    model = load_model(args.model)
+    record = {"model": args.model, "held_out_loss": held_out_loss(model)}
+    record |= induction_test(model, half_len=50, n_seqs=64, seed=1).to_dict()
+    sys.stdout.write(json.dumps(record) + "\n")
+
+
+def _overrides(args: argparse.Namespace, config_class) -> dict:
+    return {
+        f.name: getattr(args, f.name)
+        for f in fields(config_class)
+        if f.name != "model" and getattr(args, f.name, None) is not None
+    }
+
+
+def _config_arguments(p: argparse.ArgumentParser, config_class) -> None:
+    """One optional flag per field of a training config (None: keep the default)."""
+    none_default_types = {"max_minutes": float, "threads": int}
+    for f in fields(config_class):
+        if f.name in ("model", "out_dir"):
+            continue
+        if f.name == "compile":
+            p.add_argument("--compile", action="store_true", default=None)
+            continue
+        kind = none_default_types.get(f.name, type(f.default))
+        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind)
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -230,16 +278,24 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("train", help="train (or resume) an OthelloGPT")
     p.add_argument("--preset", default="default")
     p.add_argument("--out", required=True, help="run folder; an existing run is resumed")
-    none_default_types = {"max_minutes": float, "threads": int}
-    for f in fields(TrainConfig):
-        if f.name in ("model", "out_dir"):
-            continue
-        if f.name == "compile":
-            p.add_argument("--compile", action="store_true", default=None)
-            continue
-        kind = none_default_types.get(f.name, type(f.default))
-        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind)
+    _config_arguments(p, TrainConfig)
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("train-lm", help="train (or resume) a small language model on the corpus")
+    p.add_argument("--preset", default="attn-only-2l")
+    p.add_argument("--out", required=True, help="run folder; an existing run is resumed")
+    _config_arguments(p, LMTrainConfig)
+    p.set_defaults(func=_train_lm)
+
+    p = sub.add_parser("ship-lm", help="evaluate a language-model run's best model and ship it")
+    p.add_argument("run", help="run folder (holds best/ and metrics.jsonl)")
+    p.add_argument("--name", required=True, help="folder name under data/models")
+    p.add_argument("--train-command", required=True, help="the command that trained it")
+    p.set_defaults(func=_ship_lm)
+
+    p = sub.add_parser("lm-eval", help="held-out loss and induction test of a language model")
+    p.add_argument("model", nargs="?", default="tiny-lm")
+    p.set_defaults(func=_lm_eval)
 
     p = sub.add_parser("eval", help="legal-move accuracy of a model on held-out games")
     p.add_argument("model", nargs="?", default="othello")

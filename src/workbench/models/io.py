@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from transformer_lens import HookedTransformer
 
 from workbench.models.config import OthelloGPTConfig
+from workbench.models.lm import LMConfig
 
 
 class ModelFileError(ValueError):
@@ -46,7 +47,7 @@ def write_json(path: Path, data: dict) -> None:
 
 def save_model(
     model: HookedTransformer,
-    config: OthelloGPTConfig,
+    config: OthelloGPTConfig | LMConfig,
     folder: Path,
     *,
     card: dict | None = None,
@@ -106,7 +107,8 @@ def load_folder_weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_state_dict(folder / WEIGHTS)
 
 
-def read_config(folder: Path) -> OthelloGPTConfig:
+def read_config(folder: Path) -> OthelloGPTConfig | LMConfig:
+    """The architecture saved in a model folder: an OthelloGPT or a language model."""
     path = Path(folder) / "config.json"
     if not path.exists():
         raise ModelFileError(
@@ -114,9 +116,12 @@ def read_config(folder: Path) -> OthelloGPTConfig:
             "model.safetensors, config.json and card.json."
         )
     try:
-        return OthelloGPTConfig.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError) as err:
-        raise ModelFileError(f"{path} is not a valid OthelloGPT config: {err}") from err
+        raw = json.loads(path.read_text())
+        if raw.get("kind") == LMConfig.kind:
+            return LMConfig.from_dict(raw)
+        return OthelloGPTConfig.from_dict(raw)
+    except (json.JSONDecodeError, TypeError, ValueError) as err:
+        raise ModelFileError(f"{path} is not a valid model config: {err}") from err
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -143,7 +148,7 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def model_from_state_dict(
-    config: OthelloGPTConfig, state: dict[str, torch.Tensor], *, source: str
+    config: OthelloGPTConfig | LMConfig, state: dict[str, torch.Tensor], *, source: str
 ) -> HookedTransformer:
     """Build the architecture and load ``state`` into it strictly, with a clear error."""
     model = config.build()
@@ -167,11 +172,19 @@ def model_from_state_dict(
 
 
 def load_model_folder(folder: Path) -> HookedTransformer:
-    """Load a model saved with ``save_model``: a ``HookedTransformer`` in eval mode on CPU."""
+    """Load a model saved with ``save_model``: a ``HookedTransformer`` in eval mode on CPU.
+
+    A language model's folder also holds its ``tokenizer.json``, attached to the model.
+    """
     folder = Path(folder)
     config = read_config(folder)
     state = load_folder_weights(folder)
-    return model_from_state_dict(config, state, source=str(folder))
+    model = model_from_state_dict(config, state, source=str(folder))
+    if isinstance(config, LMConfig):
+        from workbench.text.tokenizer import load_tokenizer
+
+        model.set_tokenizer(load_tokenizer(folder))
+    return model
 
 
 def read_card(folder: Path) -> dict:

@@ -67,6 +67,23 @@ REGISTRY: dict[str, ModelEntry] = {
             "published",
             "Li et al.'s published OthelloGPT via TransformerLens (needs the Hub or a local file)",
         ),
+        ModelEntry(
+            "tiny-lm-attn-only",
+            "shipped",
+            "2-layer attention-only language model on Shakespeare and Milton (4k BPE)",
+            "tiny-lm-attn-only-2l",
+        ),
+        ModelEntry(
+            "tiny-lm",
+            "shipped",
+            "2-layer language model with MLPs on Shakespeare and Milton (4k BPE)",
+            "tiny-lm-2l",
+        ),
+        ModelEntry(
+            "gpt2-small",
+            "published",
+            "GPT-2 small via TransformerLens (needs the Hub, its cache, or a local folder)",
+        ),
     ]
 }
 
@@ -89,11 +106,12 @@ def load_model(
 ) -> HookedTransformer:
     """Load a model by name as a ``HookedTransformer`` in eval mode on the CPU.
 
-    ``path``: a local weights file (``.pth`` or ``.safetensors``) for a published model, or
-    a saved model folder for any name. ``cache_dir``: the Hugging Face cache to look in.
+    ``path``: a local weights file (``.pth`` or ``.safetensors``) for the published
+    OthelloGPT, a Hugging Face model folder for GPT-2, or a saved model folder for any
+    name. ``cache_dir``: the Hugging Face cache to look in.
     """
     entry = _entry(name)
-    if path is not None and Path(path).is_dir():
+    if path is not None and Path(path).is_dir() and name != "gpt2-small":
         return load_model_folder(Path(path))
     if entry.kind == "shipped":
         if entry.status == "missing":
@@ -102,6 +120,10 @@ def load_model(
                 "is this a full clone of the repository?"
             )
         return load_model_folder(entry.path)
+    if name == "gpt2-small":
+        from workbench.models.gpt2 import load_gpt2
+
+        return load_gpt2(path=path, cache_dir=cache_dir)
     if path is not None:
         return _published_from_file(Path(path))
     return _published_from_hub(cache_dir)

@@ -96,12 +96,25 @@ def resolve_device(device: str) -> str:
 class TrainState:
     step: int = 0
     elapsed_s: float = 0.0  # wall time across all resumes
-    best_top1: float = -1.0
+    best_score: float = -math.inf  # of the best model so far (Trainer.score: higher is better)
     best_step: int = -1
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainState:
+        data = dict(data)
+        if "best_top1" in data:  # checkpoints written before the score was generalised
+            data["best_score"] = data.pop("best_top1")
+        return cls(**data)
 
 
 class Trainer:
-    """Owns the model, optimiser and run folder; ``run()`` trains until a stop condition."""
+    """Owns the model, optimiser and run folder; ``run()`` trains until a stop condition.
+
+    This class trains OthelloGPTs; a subclass for another task overrides ``_batches``,
+    ``loss``, ``evaluate_metrics``, ``score``, ``tokens_per_step`` and ``card``.
+    """
+
+    headline = "top1_legal"  # the metric shown on the progress bar
 
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
@@ -112,7 +125,7 @@ class Trainer:
         if self.device == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls on the GPU
         self._check_run_folder()
-        self.model = cfg.model.build(seed=cfg.seed, device=self.device)
+        self.model = self.build_model()
         self.model.train()
         decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2 and "W_" in n]
         no_decay = [p for n, p in self.model.named_parameters() if not (p.ndim >= 2 and "W_" in n)]
@@ -127,7 +140,42 @@ class Trainer:
         self.state = TrainState()
         self._resume()
         self.forward = torch.compile(self.model) if cfg.compile else self.model
-        self.eval_games = held_out_games(cfg.eval_games, seed=cfg.seed + 10_000)
+        self.setup_evaluation()
+
+    # -- the task (overridden by subclasses) ------------------------------------------
+    def build_model(self):
+        return self.cfg.model.build(seed=self.cfg.seed, device=self.device)
+
+    def setup_evaluation(self) -> None:
+        self.eval_games = held_out_games(self.cfg.eval_games, seed=self.cfg.seed + 10_000)
+
+    def evaluate_metrics(self) -> dict:
+        return evaluate_legal_moves(self.model, self.eval_games).to_dict()
+
+    def score(self, metrics: dict) -> float:
+        """Higher is better: decides which model is kept as ``best/``."""
+        return metrics["top1_legal"]
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.cfg.batch_games * 59
+
+    def progress(self) -> dict:
+        """How much data the run has seen, for the metrics log."""
+        return {"games_seen": self.state.step * self.cfg.batch_games}
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        return loss_fn(self.forward(batch.tokens), batch)
+
+    def save_best(self, card: dict) -> None:
+        save_model(
+            self.model,
+            self.cfg.model,
+            self.out / "best",
+            card=card,
+            dtype=self.cfg.save_dtype_torch,
+            max_shard_bytes=15 * 2**20,
+        )
 
     # -- run folder -------------------------------------------------------------------
     def _check_run_folder(self) -> None:
@@ -154,7 +202,7 @@ class Trainer:
         self.model.load_state_dict(load_state_dict(folder / "model.safetensors"), strict=False)
         opt_state = torch.load(folder / "optimizer.pt", map_location=self.device, weights_only=True)
         self.optimizer.load_state_dict(opt_state)
-        self.state = TrainState(**json.loads((folder / "state.json").read_text()))
+        self.state = TrainState.from_dict(json.loads((folder / "state.json").read_text()))
 
     def save_checkpoint(self) -> None:
         folder = self.out / f"ckpt-{self.state.step:07d}"
@@ -176,22 +224,12 @@ class Trainer:
     # -- training ---------------------------------------------------------------------
     def evaluate(self) -> dict:
         self.model.eval()
-        metrics = evaluate_legal_moves(self.model, self.eval_games).to_dict()
+        with torch.no_grad():
+            metrics = self.evaluate_metrics()
         self.model.train()
-        if metrics["top1_legal"] > self.state.best_top1:
-            self.state.best_top1, self.state.best_step = (
-                metrics["top1_legal"],
-                self.state.step,
-            )
-            card = self.card(metrics)
-            save_model(
-                self.model,
-                self.cfg.model,
-                self.out / "best",
-                card=card,
-                dtype=self.cfg.save_dtype_torch,
-                max_shard_bytes=15 * 2**20,
-            )
+        if self.score(metrics) > self.state.best_score:
+            self.state.best_score, self.state.best_step = self.score(metrics), self.state.step
+            self.save_best(self.card(metrics))
         return metrics
 
     def card(self, metrics: dict) -> dict:
@@ -231,8 +269,7 @@ class Trainer:
             enabled=self.cfg.precision == "bf16",
         )
         with autocast:
-            logits = self.forward(batch.tokens)
-        loss = loss_fn(logits, batch)
+            loss = self.loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
@@ -260,15 +297,16 @@ class Trainer:
                 dt = time.perf_counter() - window_t
                 record = {
                     "step": self.state.step,
-                    "games_seen": self.state.step * cfg.batch_games,
+                    **self.progress(),
                     "wall_s": round(self.state.elapsed_s, 1),
                     "loss": loss,
                     "lr": lr_at(self.state.step, cfg),
-                    "tokens_per_s": window_steps * cfg.batch_games * 59 / dt,
+                    "tokens_per_s": window_steps * self.tokens_per_step / dt,
                     **{f"eval_{k}": v for k, v in self.evaluate().items()},
                 }
                 self.log(record)
-                bar.set_postfix(loss=f"{loss:.4f}", top1=f"{record['eval_top1_legal']:.4f}")
+                headline = record[f"eval_{self.headline}"]
+                bar.set_postfix({"loss": f"{loss:.4f}", self.headline: f"{headline:.4f}"})
                 window_t, window_steps = time.perf_counter(), 0
             if self.state.step % cfg.checkpoint_every == 0 or done or out_of_time:
                 self.save_checkpoint()
