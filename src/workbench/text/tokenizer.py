@@ -64,7 +64,12 @@ def load_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
 def wrap(tok: Tokenizer) -> PreTrainedTokenizerFast:
     """A Hugging Face tokenizer around ``tok`` that prepends BOS, as GPT-2's does in TL."""
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token=EOT, eos_token=EOT, pad_token=EOT, add_bos_token=True
+        tokenizer_object=tok,
+        bos_token=EOT,
+        eos_token=EOT,
+        pad_token=EOT,
+        add_bos_token=True,  # TransformerLens then uses it as it is
+        name_or_path="workbench-bpe",  # TransformerLens reads this key
     )
 
 

@@ -1,0 +1,144 @@
+"""SAEs on the small language models: activations from the corpus, and sae-lens's figures.
+
+1. ``text_windows``: random windows of the corpus (training or held-out split, the same
+   split the model was trained with), each after a BOS.
+2. ``text_activation_stream``: shuffled batches of one hook's activations on training
+   windows, the BOS position left out (its activations are outliers that no feature
+   should spend capacity on), for ``saes.train.train_sae``.
+3. ``text_sae_metrics``: L0, explained variance, next-token loss recovered when the SAE's
+   reconstruction replaces the activation (BOS position kept clean), dead features, on
+   held-out windows: the same ``SAEMetrics`` as on OthelloGPT.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+
+import torch
+from jaxtyping import Float, Int
+from sae_lens import SAE
+from tokenizers import Tokenizer
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from workbench.activations import validate_hooks
+from workbench.saes.evaluate import SAEMetrics
+from workbench.saes.loading import check_compatible
+from workbench.text.corpus import DEFAULT_CORPUS
+from workbench.training.lm import corpus_streams, next_token_loss, windows
+
+EVAL_SEED = 20261124  # held-out windows for evaluation
+
+
+def text_windows(
+    model: HookedTransformer,
+    n_seqs: int,
+    *,
+    seq_len: int = 128,
+    split: str = "val",
+    seed: int = EVAL_SEED,
+    corpus: str = DEFAULT_CORPUS,
+) -> Int[Tensor, "batch pos"]:
+    """``n_seqs`` corpus windows of ``seq_len`` tokens (BOS first) from one split."""
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}.")
+    if model.tokenizer is None:
+        raise ValueError("The model has no tokenizer: is it a language model?")
+    train, val = _streams(model.tokenizer.backend_tokenizer.to_str(), corpus)
+    stream = train if split == "train" else val
+    return windows(stream, n_seqs, seq_len, torch.Generator().manual_seed(seed))
+
+
+@functools.lru_cache(maxsize=4)
+def _streams(tokenizer_json: str, corpus: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return corpus_streams(corpus, Tokenizer.from_str(tokenizer_json))
+
+
+@torch.no_grad()
+def hook_activations(
+    model: HookedTransformer, tokens: Int[Tensor, "batch pos"], hook: str, *, batch: int = 64
+) -> Float[Tensor, "batch pos d_in"]:
+    """``hook``'s activations on ``tokens``; the forward pass stops at the hook."""
+    validate_hooks(model, [hook])
+    out = []
+
+    def grab(value, hook):
+        out.append(value.detach().clone())
+        raise _ReachedHook
+
+    with model.hooks(fwd_hooks=[(hook, grab)]):
+        for chunk in tokens.split(batch):
+            try:
+                model(chunk)
+            except _ReachedHook:
+                pass
+    return torch.cat(out)
+
+
+class _ReachedHook(Exception):
+    """Raised by the capturing hook to skip the rest of the forward pass."""
+
+
+def text_activation_stream(
+    model: HookedTransformer,
+    hook: str,
+    *,
+    batch_size: int,
+    buffer_seqs: int = 512,
+    seq_len: int = 128,
+    seed: int = 0,
+) -> Iterator[Float[Tensor, "batch d_in"]]:
+    """Endless shuffled batches of ``hook`` activations on training windows (no BOS)."""
+    validate_hooks(model, [hook])
+    for chunk in range(10**9):
+        tokens = text_windows(
+            model, buffer_seqs, seq_len=seq_len, split="train", seed=seed * 1_000_003 + chunk
+        )
+        acts = hook_activations(model, tokens, hook)[:, 1:].reshape(-1, model.cfg.d_model)
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + chunk)
+        acts = acts[torch.randperm(len(acts), generator=gen)]
+        for start in range(0, len(acts) - batch_size + 1, batch_size):
+            yield acts[start : start + batch_size]
+
+
+@torch.no_grad()
+def text_sae_metrics(
+    model: HookedTransformer,
+    sae: SAE,
+    tokens: Int[Tensor, "batch pos"],
+    *,
+    hook: str | None = None,
+) -> SAEMetrics:
+    """sae-lens's standard figures for ``sae`` spliced into ``model`` on ``tokens``."""
+    hook = check_compatible(sae, model, hook)
+    x = hook_activations(model, tokens, hook)[:, 1:].reshape(-1, sae.cfg.d_in).float()
+    feats = sae.encode(x)
+    recon = sae.decode(feats)
+    ev = 1 - ((x - recon) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
+
+    def splice(value, hook):
+        value[:, 1:] = sae.decode(sae.encode(value[:, 1:].float())).to(value.dtype)
+        return value
+
+    def zero(value, hook):
+        value[:, 1:] = 0.0
+        return value
+
+    def loss(fwd_hooks=()) -> float:
+        with model.hooks(fwd_hooks=list(fwd_hooks)):
+            return (
+                torch.stack([next_token_loss(model(c), c) for c in tokens.split(64)]).mean().item()
+            )
+
+    clean, spliced, zeroed = loss(), loss([(hook, splice)]), loss([(hook, zero)])
+    return SAEMetrics(
+        l0=float((feats > 0).float().sum(-1).mean()),
+        explained_variance=float(ev),
+        loss_clean=clean,
+        loss_sae=spliced,
+        loss_zero=zeroed,
+        loss_recovered=(zeroed - spliced) / (zeroed - clean),
+        dead_fraction=float((feats > 0).sum(0).eq(0).float().mean()),
+        d_sae=sae.cfg.d_sae,
+    )
