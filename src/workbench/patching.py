@@ -58,6 +58,29 @@ class MinimalPair:
         )
 
 
+@dataclass
+class TokenPair:
+    """Any clean/corrupted pair of token sequences with a logit-difference metric: what the
+    patching functions need (``MinimalPair`` is the Othello one; language models build
+    these, e.g. ``text.induction.induction_pair``)."""
+
+    clean: Int[Tensor, "1 pos"]
+    corrupted: Int[Tensor, "1 pos"]
+    position: int  # where the metric is read
+    answer: int  # token the clean run should predict there
+    wrong: int  # the token it is compared with
+
+    def metric(self) -> Metric:
+        """Logit of ``answer`` minus logit of ``wrong`` at ``position`` (token ids)."""
+
+        def metric(logits):
+            return (
+                logits[:, self.position, self.answer] - logits[:, self.position, self.wrong]
+            ).sum()
+
+        return metric
+
+
 def minimal_pair(
     moves, position: int, *, differ_at: int | None = None, seed: int = 0
 ) -> MinimalPair:
@@ -116,7 +139,7 @@ def _metric_value(model, tokens, metric, fwd_hooks=()) -> float:
 
 def activation_patching(
     model: HookedTransformer,
-    pair: MinimalPair,
+    pair: MinimalPair | TokenPair,
     *,
     kind: str = "resid",
     positions: list[int] | None = None,
@@ -150,7 +173,7 @@ def activation_patching(
 
 def attribution_patching(
     model: HookedTransformer,
-    pair: MinimalPair,
+    pair: MinimalPair | TokenPair,
     *,
     kind: str = "resid",
     positions: list[int] | None = None,
@@ -203,7 +226,7 @@ def unit_labels(model: HookedTransformer, kind: str) -> list[str]:
 
 def path_patching(
     model: HookedTransformer,
-    pair: MinimalPair,
+    pair: MinimalPair | TokenPair,
     senders: list[tuple[int, int]],
     receivers: list[str],
 ) -> float:

@@ -18,6 +18,8 @@ CI_PARAMETERS = {
     "N_EDITS": 100,
     "LIVE_TOKENS": 200_000,
     "N_LABEL_GAMES": 100,
+    "N_WINDOWS": 128,
+    "N_SEQS": 16,
 }
 
 

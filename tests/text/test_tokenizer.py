@@ -47,3 +47,11 @@ def test_transformer_lens_uses_the_tokenizer():
     tokens = model.to_tokens("To be, or not")
     assert tokens[0, 0].item() == 0
     assert model.to_string(tokens[0, 1:]) == "To be, or not"
+
+
+def test_documents_are_never_truncated_by_a_shared_wrapper():
+    model, _, tok = tiny_lm()
+    model.to_tokens("To be")  # leaves truncation and padding set on the backend tokenizer
+    backend = model.tokenizer.backend_tokenizer
+    long_doc = "To be, or not to be. " * 200
+    assert len(encode_documents(backend, [long_doc])) == len(tok.encode(long_doc).ids) + 1

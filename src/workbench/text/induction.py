@@ -23,6 +23,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from workbench.patching import TokenPair
+
 
 def repeated_tokens(
     model: HookedTransformer, *, half_len: int = 50, n_seqs: int = 32, seed: int = 0
@@ -130,6 +132,57 @@ def ablation_effects(
             loss = _per_position_loss(logits, tokens)[:, second].mean()
             effects[layer, head] = (loss - base).item()
     return effects
+
+
+@torch.no_grad()
+def attention_patterns(
+    model: HookedTransformer, tokens: Int[Tensor, " pos"]
+) -> Float[Tensor, "layer head dest src"]:
+    """Every head's attention pattern on one sequence."""
+    names = [f"blocks.{layer}.attn.hook_pattern" for layer in range(model.cfg.n_layers)]
+    _, cache = model.run_with_cache(tokens[None], names_filter=lambda n: n in names)
+    return torch.stack([cache[n][0] for n in names]).cpu()
+
+
+def induction_pair(model: HookedTransformer, *, half_len: int = 20, seed: int = 0) -> TokenPair:
+    """A pair that breaks only the *key* side of induction.
+
+    Clean: ``[BOS, r_1..r_L, r_1..r_{L-1}]``; after ``r_{L-1}`` comes ``r_L`` by
+    induction (an induction head at the last position attends to the earlier ``r_L``,
+    whose previous token, written there by a previous-token head, matches the query).
+    Corrupted: the first copy's ``r_{L-1}`` replaced by another token, so nothing earlier
+    is preceded by the query token, while ``r_L`` is still there to be copied.
+    Metric: logit of ``r_L`` minus logit of ``r_1``.
+    """
+    clean = repeated_tokens(model, half_len=half_len, n_seqs=1, seed=seed)[:, :-1]
+    other = repeated_tokens(model, half_len=half_len, n_seqs=1, seed=seed + 10_000)
+    corrupted = clean.clone()
+    corrupted[0, half_len - 1] = other[0, 1]
+    answer, wrong = int(clean[0, half_len]), int(clean[0, 1])
+    return TokenPair(clean, corrupted, clean.shape[1] - 1, answer, wrong)
+
+
+@torch.no_grad()
+def composition_scores(
+    model: HookedTransformer, kind: Literal["q", "k", "v"] = "k"
+) -> Float[Tensor, "head_0 head_1"]:
+    """Elhage et al.'s composition scores of each layer-0 head into each layer-1 head:
+    ||W_OV^0 composed into the layer-1 head's Q, K or V side||_F over the product of norms."""
+    ov = model.W_V[0] @ model.W_O[0]  # head_0 d_model d_model
+    qk = model.W_Q[1] @ model.W_K[1].transpose(-1, -2)  # head_1 d_model d_model
+    ov_next = model.W_V[1] @ model.W_O[1]
+    scores = torch.zeros(model.cfg.n_heads, model.cfg.n_heads)
+    for a in range(model.cfg.n_heads):
+        for b in range(model.cfg.n_heads):
+            if kind == "q":
+                product = ov[a] @ qk[b]
+            elif kind == "k":
+                product = qk[b] @ ov[a].T
+            else:
+                product = ov[a] @ ov_next[b]
+            right = qk[b] if kind in ("q", "k") else ov_next[b]
+            scores[a, b] = product.norm() / (ov[a].norm() * right.norm())
+    return scores
 
 
 def _per_position_loss(

@@ -74,8 +74,15 @@ def wrap(tok: Tokenizer) -> PreTrainedTokenizerFast:
 
 
 def encode_documents(tok: Tokenizer, texts: Iterable[str]) -> np.ndarray:
-    """All texts as one token stream, each document followed by EOT (uint16)."""
+    """All texts as one token stream, each document followed by EOT (uint16).
+
+    Works on a copy without truncation or padding (Hugging Face wrappers set both on the
+    tokenizer they share, e.g. after ``model.to_tokens``, which would cut each document).
+    """
+    tok = Tokenizer.from_str(tok.to_str())
+    tok.no_truncation()
+    tok.no_padding()
     eot = tok.token_to_id(EOT)
-    encodings = tok.encode_batch(list(texts))
+    encodings = tok.encode_batch(list(texts), add_special_tokens=False)  # no BOS per document
     parts = [np.asarray(e.ids + [eot], dtype=np.uint16) for e in encodings]
     return np.concatenate(parts)

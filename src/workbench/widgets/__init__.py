@@ -1,8 +1,17 @@
 """ipywidgets + plotly views that compose analysis functions and plots."""
 
+from workbench.widgets.attention import AttentionExplorer
 from workbench.widgets.board import GameExplorer
 from workbench.widgets.circuit import CircuitExplorer
 from workbench.widgets.features import FeatureExplorer
 from workbench.widgets.intervention import InterventionExplorer
+from workbench.widgets.text_features import TextFeatureExplorer
 
-__all__ = ["CircuitExplorer", "FeatureExplorer", "GameExplorer", "InterventionExplorer"]
+__all__ = [
+    "AttentionExplorer",
+    "CircuitExplorer",
+    "FeatureExplorer",
+    "GameExplorer",
+    "InterventionExplorer",
+    "TextFeatureExplorer",
+]
