@@ -253,6 +253,33 @@ def _sae_table(args: argparse.Namespace) -> None:
         sys.stdout.write(json.dumps(row) + "\n")
 
 
+def _transcoders(args: argparse.Namespace) -> None:
+    from workbench.circuits.transcoders import (
+        TranscoderTrainConfig,
+        train_transcoder,
+        transcoder_dir,
+    )
+    from workbench.models import load_model
+    from workbench.saes.loading import save_sae
+
+    model = load_model(args.model)
+    layers = range(model.cfg.n_layers) if args.layers is None else map(int, args.layers.split(","))
+    for layer in layers:
+        cfg = TranscoderTrainConfig(
+            layer=layer,
+            expansion=args.expansion,
+            l1_coefficient=args.l1,
+            lr=args.lr,
+            n_tokens=args.tokens,
+            skip=not args.no_skip,
+            model_name=args.model,
+        )
+        trained = train_transcoder(model, cfg)
+        info = {"command": " ".join(sys.argv), **trained.summary()}
+        folder = save_sae(trained.transcoder, transcoder_dir(args.model, layer), info)
+        sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
+
+
 def _parameter(text: str) -> tuple[str, object]:
     import ast
 
@@ -378,6 +405,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hook", required=True)
     p.add_argument("--games", type=int, default=1000, help="evaluation games")
     p.set_defaults(func=_sae_table)
+
+    p = sub.add_parser("transcoders", help="train per-layer (skip) transcoders and ship them")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--layers", default=None, help="comma-separated (default: all)")
+    p.add_argument("--expansion", type=int, default=8)
+    p.add_argument("--l1", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--tokens", type=int, default=2_000_000)
+    p.add_argument("--no-skip", action="store_true", help="plain transcoders, no skip path")
+    p.set_defaults(func=_transcoders)
 
     p = sub.add_parser("render", help="execute notebooks and write a kernel-free static site")
     p.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")

@@ -48,13 +48,15 @@ def _check_saes(model: HookedTransformer, saes: dict[int, SAE]) -> None:
 class Node:
     layer: int  # n_layers for the logit
     position: int
-    feature: int  # -1: error node; -2: the logit
+    feature: int  # -1: error node; -2: the logit; -3: token embedding (layer -1)
     activation: float
 
     @property
     def label(self) -> str:
         if self.feature == -2:
             return "logit"
+        if self.feature == -3:  # a token embedding (transcoder graphs): activation = token
+            return f"emb {int(self.activation)} @{self.position}"
         kind = "err" if self.feature == -1 else f"F{self.feature}"
         return f"L{self.layer} {kind} @{self.position}"
 

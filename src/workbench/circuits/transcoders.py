@@ -6,7 +6,9 @@ MLP's output space) so that ``SAE.load_from_disk`` loads them.
 
 1. Stream pairs (``blocks.L.ln2.hook_normalized``, ``blocks.L.hook_mlp_out``) from fresh
    random games, shuffled across ``buffer_games`` games.
-2. Minimise ``||y - y_hat||^2 / E||y - E y||^2 + l1 * sum_i f_i ||W_dec[i]||`` with Adam
+2. Minimise ``||y - y_hat||^2 / E||y - E y||^2 + l1 * sum_i f_i ||W_dec[i]||`` with Adam,
+   ``y_hat = W_dec f + b_dec (+ W_skip x``, a linear skip path, by default: a skip
+   transcoder, Paulo et al. 2025, which leaves the features to what is not linear)
    (scale-free: the reconstruction term is a fraction of the output's variance); the
    learning rate decays linearly over the last fifth.
 3. Report the held-out fraction of variance explained and L0.
@@ -17,11 +19,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from sae_lens.saes.sae import SAEMetadata
-from sae_lens.saes.transcoder import Transcoder, TranscoderConfig
+from sae_lens.saes.transcoder import (
+    SkipTranscoder,
+    SkipTranscoderConfig,
+    Transcoder,
+    TranscoderConfig,
+)
 from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
@@ -47,6 +55,7 @@ class TranscoderTrainConfig:
     buffer_games: int = 2048
     seed: int = 0
     model_name: str = "othello"
+    skip: bool = True  # learn a linear skip path x @ W_skip too (sae-lens SkipTranscoder)
 
 
 def pair_stream(
@@ -69,7 +78,10 @@ def pair_stream(
 def new_transcoder(model: HookedTransformer, cfg: TranscoderTrainConfig) -> Transcoder:
     hook_in, hook_out = transcoder_hooks(cfg.layer)
     d = model.cfg.d_model
-    tc_cfg = TranscoderConfig(
+    config_cls, tc_cls = (
+        (SkipTranscoderConfig, SkipTranscoder) if cfg.skip else (TranscoderConfig, Transcoder)
+    )
+    tc_cfg = config_cls(
         d_in=d,
         d_sae=cfg.expansion * d,
         d_out=d,
@@ -83,7 +95,7 @@ def new_transcoder(model: HookedTransformer, cfg: TranscoderTrainConfig) -> Tran
         ),
     )
     torch.manual_seed(cfg.seed)
-    return Transcoder(tc_cfg)
+    return tc_cls(tc_cfg)
 
 
 @dataclass
@@ -103,11 +115,19 @@ class TrainedTranscoder:
         }
 
 
+def reconstruct(tc: Transcoder, x: Tensor, features: Tensor) -> Tensor:
+    """The transcoder's output from its input and features (with the skip path, if any)."""
+    out = tc.decode(features)
+    if isinstance(tc, SkipTranscoder):
+        out = out + x @ tc.W_skip.T
+    return out
+
+
 def transcoder_fit(tc: Transcoder, x: Tensor, y: Tensor) -> tuple[float, float]:
     """(fraction of the output's variance explained, mean active features) on (x, y)."""
     with torch.no_grad():
         f = tc.encode(x.float())
-        y_hat = tc.decode(f)
+        y_hat = reconstruct(tc, x.float(), f)
     ev = 1 - ((y - y_hat) ** 2).sum() / ((y - y.mean(0)) ** 2).sum()
     return float(ev), float((f > 0).float().sum(-1).mean())
 
@@ -138,7 +158,7 @@ def train_transcoder(model: HookedTransformer, cfg: TranscoderTrainConfig) -> Tr
     for step in tqdm(range(n_steps), desc=f"transcoder L{cfg.layer}", leave=False):
         x, y = batch if step == 0 else next(stream)
         f = tc.encode(x)
-        y_hat = tc.decode(f)
+        y_hat = reconstruct(tc, x, f)
         mse = ((y - y_hat) ** 2).sum(-1).mean() / var
         l1 = (f * tc.W_dec.norm(dim=1)).sum(-1).mean() / var**0.5
         loss = mse + cfg.l1_coefficient * l1
@@ -150,3 +170,24 @@ def train_transcoder(model: HookedTransformer, cfg: TranscoderTrainConfig) -> Tr
     tc.eval()
     ev, l0 = transcoder_fit(tc, held_x, held_y)
     return TrainedTranscoder(tc, cfg, seconds, ev, l0)
+
+
+TRANSCODERS_DIR = Path(__file__).resolve().parents[3] / "data" / "transcoders"
+
+
+def transcoder_dir(model_name: str, layer: int) -> Path:
+    return TRANSCODERS_DIR / model_name / f"blocks.{layer}.mlp"
+
+
+def load_transcoders(model_name: str = "othello") -> dict[int, Transcoder]:
+    """The shipped transcoders of ``model_name``, one per layer, by layer."""
+    from sae_lens import SAE
+
+    folders = sorted((TRANSCODERS_DIR / model_name).glob("blocks.*.mlp"))
+    if not folders:
+        have = sorted(p.name for p in TRANSCODERS_DIR.glob("*")) if TRANSCODERS_DIR.exists() else []
+        raise FileNotFoundError(
+            f"No shipped transcoders for {model_name!r} in {TRANSCODERS_DIR} (have: {have}); "
+            f"train them with `workbench transcoders {model_name}`."
+        )
+    return {int(f.name.split(".")[1]): SAE.load_from_disk(f) for f in folders}
