@@ -265,8 +265,9 @@ def validate_attribution_graph(
             if s != i or t == 0:
                 continue
             target = graph.nodes[t]
-            before = rep.preactivation(base_inputs, target.layer, target.position, target.feature)
-            after = rep.preactivation(inputs, target.layer, target.position, target.feature)
+            with torch.no_grad():
+                before = rep.preactivation(base_inputs, *_site(target))
+                after = rep.preactivation(inputs, *_site(target))
             per_unit = _per_unit(graph, t)
             feature_rows.append(
                 {
@@ -283,6 +284,10 @@ def validate_attribution_graph(
         "feature_rows": feature_rows,
     }
     return graph.validation
+
+
+def _site(node: Node) -> tuple[int, int, int]:
+    return node.layer, node.position, node.feature
 
 
 def _per_unit(graph: FeatureGraph, target: int) -> dict[int, float]:
