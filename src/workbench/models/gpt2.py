@@ -45,6 +45,8 @@ def load_gpt2(
     kwargs = {"cache_dir": None if cache_dir is None else str(cache_dir)}
     last_error: Exception | None = None
     for local_only in (True, False):  # the cache first (no network wait), then the Hub
+        if not local_only and not hub_reachable():
+            break  # fail now rather than after the Hub client's retries (~45 s)
         try:
             # add_bos_token=True: the form TransformerLens would otherwise re-fetch itself
             # (without our cache_dir) to prepend BOS.
@@ -65,6 +67,7 @@ def load_gpt2(
             return model.eval()
         except OSError as err:  # connection errors and cache misses are OSErrors
             last_error = err
+    last_error = last_error or OSError("the Hub did not answer")
     raise ModelFileError(
         "GPT-2 small could not be loaded: the Hugging Face Hub is not reachable and it is not "
         "in the local cache. On a machine with network access run "
@@ -74,6 +77,24 @@ def load_gpt2(
         "load_model('gpt2-small', path='gpt2') (or copy the Hub cache and pass cache_dir=...). "
         f"Underlying error: {type(last_error).__name__}: {last_error}"
     ) from last_error
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face endpoint (``HF_ENDPOINT`` or huggingface.co) answers."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _link_as_hub_cache(folder: Path, cache: Path) -> None:
