@@ -9,6 +9,8 @@ from workbench.circuits.attribution_graph import (
     EMBEDDING,
     LocalReplacement,
     build_attribution_graph,
+    influence,
+    prune_by_influence,
     validate_attribution_graph,
 )
 from workbench.circuits.transcoders import TranscoderTrainConfig, new_transcoder
@@ -84,3 +86,19 @@ def test_validation_reports_agreement_for_logit_and_features():
     assert result["logit"]["n"] == 5
     assert 0.0 <= result["logit"]["sign_agreement"] <= 1.0
     assert result["features"]["n"] > 0
+
+
+def test_pruning_by_influence_keeps_the_most_influential_nodes():
+    model, transcoders, tokens = _setup()
+    metric = logit_metric(19, 19, 20)
+    graph = build_attribution_graph(model, transcoders, tokens, metric, 19, keep=4, max_nodes=10)
+    scores = influence(graph)
+    pruned = prune_by_influence(graph, 0.5)
+    kept = {(n.layer, n.position, n.feature) for n in pruned.nodes if n.feature >= 0}
+    ranked = sorted(scores, key=lambda i: -scores[i])
+    top = graph.nodes[ranked[0]]
+    assert (top.layer, top.position, top.feature) in kept
+    assert sum(scores[i] for i in ranked[: len(kept)]) >= 0.5 * sum(scores.values()) - 1e-9
+    assert len(kept) < sum(1 for n in graph.nodes if n.feature >= 0)
+    assert pruned.nodes[0].feature == -2  # the logit stays node 0
+    assert all(s < len(pruned.nodes) and t < len(pruned.nodes) for s, t in pruned.edges)

@@ -16,7 +16,9 @@
    gives its edges from every earlier node.
 4. Pruning: from the logit, keep the ``keep`` strongest feature inputs of each node
    (any earlier layer), expanding nodes until ``max_nodes``; error and embedding inputs
-   are recorded but not expanded.
+   are recorded but not expanded. ``prune_by_influence`` then keeps the smallest set of
+   feature nodes whose total influence on the logit (the sum over all graph paths, as
+   circuit-tracer's influence) covers a chosen fraction of the whole.
 5. Validation: in the *local replacement model* (frozen attention and LayerNorm, errors
    held, features recomputed by the transcoders from their inputs, ReLU included),
    ablate one feature and measure the logit and the kept downstream features; the graph
@@ -230,6 +232,40 @@ def build_attribution_graph(
         replacement_logit=replacement,
         error_share=error_share,
         seconds=time.perf_counter() - start,
+    )
+
+
+def influence(graph: FeatureGraph) -> dict[int, float]:
+    """Each feature node's total influence on the logit: |a_i * sum over paths of the
+    products of (edge weight / source activation)|, i.e. the size of its linearised
+    ablation effect through every path of the graph."""
+    return {i: abs(v) for i, v in predicted_ablation_effects(graph).items()}
+
+
+def prune_by_influence(graph: FeatureGraph, fraction: float = 0.8) -> FeatureGraph:
+    """The subgraph of the most influential feature nodes that together carry
+    ``fraction`` of the total influence on the logit, with the logit, and the error and
+    embedding nodes that feed what is kept."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}.")
+    scores = influence(graph)
+    total = sum(scores.values()) or 1.0
+    kept, running = {0}, 0.0
+    for i in sorted(scores, key=lambda i: -scores[i]):
+        if running >= fraction * total:
+            break
+        kept.add(i)
+        running += scores[i]
+    kept |= {s for (s, t) in graph.edges if t in kept and graph.nodes[s].feature < 0}
+    order = sorted(kept)
+    new = {old: k for k, old in enumerate(order)}
+    return FeatureGraph(
+        nodes=[graph.nodes[i] for i in order],
+        edges={(new[s], new[t]): w for (s, t), w in graph.edges.items() if s in new and t in new},
+        logit=graph.logit,
+        replacement_logit=graph.replacement_logit,
+        error_share=graph.error_share,
+        seconds=graph.seconds,
     )
 
 
