@@ -35,7 +35,12 @@ from sae_lens.saes.transcoder import Transcoder
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from workbench.circuits.graph import FeatureGraph, Node, predicted_ablation_effects
+from workbench.circuits.graph import (
+    FeatureGraph,
+    Node,
+    error_share,
+    predicted_ablation_effects,
+)
 from workbench.circuits.transcoders import reconstruct, transcoder_hooks
 
 EMBEDDING = -3  # Node.feature of a token-embedding node (layer -1)
@@ -222,15 +227,12 @@ def build_attribution_graph(
         queue += [s for s in sources(nodes[i]) if s not in expanded]
     with torch.no_grad():
         replacement = float(metric(rep.run()[0]))
-    into_logit = [(s, w) for (s, t), w in edges.items() if t == 0]
-    total = sum(abs(w) for _, w in into_logit) or 1.0
-    error_share = sum(abs(w) for s, w in into_logit if nodes[s].feature == -1) / total
     return FeatureGraph(
         nodes=nodes,
         edges=edges,
         logit=float(metric(rep.clean_logits)),
         replacement_logit=replacement,
-        error_share=error_share,
+        error_share=error_share(nodes, edges),
         seconds=time.perf_counter() - start,
     )
 
@@ -304,12 +306,11 @@ def validate_attribution_graph(
             with torch.no_grad():
                 before = rep.preactivation(base_inputs, *_site(target))
                 after = rep.preactivation(inputs, *_site(target))
-            per_unit = _per_unit(graph, t)
             feature_rows.append(
                 {
                     "source": node.label,
                     "target": target.label,
-                    "predicted": -node.activation * per_unit.get(i, 0.0),
+                    "predicted": predicted_ablation_effects(graph, t).get(i, 0.0),
                     "actual": float(after - before),
                 }
             )
@@ -324,23 +325,6 @@ def validate_attribution_graph(
 
 def _site(node: Node) -> tuple[int, int, int]:
     return node.layer, node.position, node.feature
-
-
-def _per_unit(graph: FeatureGraph, target: int) -> dict[int, float]:
-    """d target / d a_i along the graph's edges (linear, every path), for feature nodes."""
-    per = {target: 1.0}
-    limit = graph.nodes[target].layer
-    order = sorted(range(len(graph.nodes)), key=lambda i: -graph.nodes[i].layer)
-    for i in order:
-        node = graph.nodes[i]
-        if i == target or node.layer >= limit or node.feature < 0 or node.activation == 0:
-            continue
-        total = sum(
-            w / node.activation * per[t] for (s, t), w in graph.edges.items() if s == i and t in per
-        )
-        if total:
-            per[i] = total
-    return per
 
 
 def _agreement(rows: list[dict]) -> dict:

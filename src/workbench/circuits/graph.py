@@ -180,40 +180,53 @@ def build_graph(
         frontier = sorted(set(new))
     with torch.no_grad():
         replacement = float(metric(rep.run_from(last, rep.features[last])))
-    into_logit = [(s, w) for (s, t), w in edges.items() if t == 0]
-    total = sum(abs(w) for _, w in into_logit) or 1.0
-    error_share = sum(abs(w) for s, w in into_logit if nodes[s].feature == -1) / total
     return FeatureGraph(
         nodes=nodes,
         edges=edges,
         logit=float(metric(rep.clean_logits)),
         replacement_logit=replacement,
-        error_share=error_share,
+        error_share=error_share(nodes, edges),
         seconds=time.perf_counter() - start,
     )
 
 
-def predicted_ablation_effects(graph: FeatureGraph) -> dict[int, float]:
-    """Linearised change of the logit when each feature node is set to zero.
+def error_share(nodes: list[Node], edges: dict[tuple[int, int], float]) -> float:
+    """|error-node edges| / |all edges| into the logit (node 0)."""
+    into_logit = [(s, w) for (s, t), w in edges.items() if t == 0]
+    total = sum(abs(w) for _, w in into_logit) or 1.0
+    return sum(abs(w) for s, w in into_logit if nodes[s].feature == -1) / total
 
-    Per unit of a source, an edge carries ``w / f_source``; the effect on the logit is
-    the sum over paths of the products, times ``-f`` of the ablated node.
+
+def per_unit_effects(graph: FeatureGraph, target: int = 0) -> dict[int, float]:
+    """d target / d (feature node's value) along the graph's edges (every path, linear).
+
+    Per unit of a source, an edge carries ``w / f_source``; nodes are visited from the top
+    layer down, so every target of a node is done before the node.
     """
-    per_unit: dict[int, float] = {0: 1.0}  # d logit / d (node value), logit itself = 1
-    order = sorted(range(1, len(graph.nodes)), key=lambda i: -graph.nodes[i].layer)
+    per_unit = {target: 1.0}
+    limit = graph.nodes[target].layer
+    order = sorted(range(len(graph.nodes)), key=lambda i: -graph.nodes[i].layer)
     for i in order:
         node = graph.nodes[i]
-        if node.feature < 0 or node.activation == 0:
+        if i == target or node.layer >= limit or node.feature < 0 or node.activation == 0:
             continue
-        total = 0.0
-        for (s, t), w in graph.edges.items():
-            if s == i and t in per_unit:
-                total += (w / node.activation) * per_unit[t]
+        total = sum(
+            w / node.activation * per_unit[t]
+            for (s, t), w in graph.edges.items()
+            if s == i and t in per_unit
+        )
         per_unit[i] = total
+    return per_unit
+
+
+def predicted_ablation_effects(graph: FeatureGraph, target: int = 0) -> dict[int, float]:
+    """Linearised change of ``target`` (default: the logit) when each feature node is set
+    to zero: ``-f`` times the node's per-unit effect (``per_unit_effects``)."""
+    per_unit = per_unit_effects(graph, target)
     return {
-        i: -graph.nodes[i].activation * per_unit[i]
-        for i in per_unit
-        if i != 0 and graph.nodes[i].feature >= 0
+        i: -graph.nodes[i].activation * v
+        for i, v in per_unit.items()
+        if i != target and graph.nodes[i].feature >= 0
     }
 
 
