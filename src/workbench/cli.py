@@ -99,6 +99,8 @@ def _ship(args: argparse.Namespace) -> None:
 
 
 def _probes(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
     from workbench.probe_suite import build_probe_suite
     from workbench.probes import ProbeConfig
 
@@ -107,7 +109,8 @@ def _probes(args: argparse.Namespace) -> None:
         n_games=args.games,
         properties=tuple(args.properties.split(",")),
         baseline_properties=tuple(p for p in args.baseline.split(",") if p),
-        config=ProbeConfig(steps=args.steps),
+        config=ProbeConfig(steps=args.steps, device=args.device),
+        out=None if args.out is None else Path(args.out),
     )
     for key in suite.accuracy:
         prop, hook = key.split("|")
@@ -369,6 +372,8 @@ def main(argv: list[str] | None = None) -> None:
         default="relative,absolute,flipped,legal",
         help="properties that also get the random-init baseline ('' for none)",
     )
+    p.add_argument("--device", default="cpu", help="where to harvest and fit (cuda on a GPU)")
+    p.add_argument("--out", default=None, help="suite folder (default: data/probes/MODEL)")
     p.set_defaults(func=_probes)
 
     p = sub.add_parser("interventions", help="Li et al.'s intervention sweep with shipped probes")

@@ -48,15 +48,16 @@ def build_probe_suite(
     out: Path | None = None,
 ) -> ProbeSuite:
     start = time.perf_counter()
-    model = load_model(model_name)
+    config = config or ProbeConfig()
+    model = load_model(model_name).to(config.device)
     games = play_games(n_games=n_games, rng=np.random.default_rng(PROBE_GAMES_SEED))
     sites = resid_sites(model)
     acts = harvest(model, games, sites)
-    config = config or ProbeConfig()
     suite = train_probes(acts, properties=list(properties), hooks=sites, config=config)
     del acts
     if baseline_properties:
         random_model = OthelloGPTConfig.from_hooked(model).build(seed=1234).eval()
+        random_model = random_model.to(config.device)
         random_acts = harvest(random_model, games, sites)
         base = train_probes(
             random_acts, properties=list(baseline_properties), hooks=sites, config=config
@@ -69,6 +70,7 @@ def build_probe_suite(
         "games_seed": PROBE_GAMES_SEED,
         "seconds": round(time.perf_counter() - start),
         "torch_threads": torch.get_num_threads(),
+        "hardware": torch.cuda.get_device_name() if config.device == "cuda" else "CPU",
     }
     suite.save(out or PROBES_DIR / model_name)
     return suite

@@ -32,6 +32,7 @@ class ProbeConfig:
     weight_decay: float = 1e-3  # AdamW decay on W
     test_fraction: float = 0.2  # share of games held out
     seed: int = 0
+    device: str = "cpu"  # where probes are fitted ("cuda" on a GPU); they are returned on the CPU
 
 
 @dataclass
@@ -78,9 +79,9 @@ def fit_probe(
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} rows but y has {y.shape[0]}.")
     gen = torch.Generator().manual_seed(config.seed)
-    x = x.float()
-    W = torch.zeros(x.shape[1], y.shape[1], n_classes, requires_grad=True)
-    b = torch.zeros(y.shape[1], n_classes, requires_grad=True)
+    x, y = x.to(config.device).float(), y.to(config.device)
+    W = torch.zeros(x.shape[1], y.shape[1], n_classes, requires_grad=True, device=config.device)
+    b = torch.zeros(y.shape[1], n_classes, requires_grad=True, device=config.device)
     opt = torch.optim.AdamW(
         [{"params": [W], "weight_decay": config.weight_decay}, {"params": [b], "weight_decay": 0}],
         lr=config.lr,
@@ -89,7 +90,7 @@ def fit_probe(
     batches = _minibatches(x.shape[0], config.batch_size, gen)
     with torch.enable_grad():
         for _ in range(config.steps):
-            idx = next(batches)
+            idx = next(batches).to(config.device)
             logits = torch.einsum("nd,dsc->nsc", x[idx], W) + b
             loss = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, n_classes), y[idx].reshape(-1)
@@ -98,7 +99,7 @@ def fit_probe(
             loss.backward()
             opt.step()
             sched.step()
-    return W.detach(), b.detach()
+    return W.detach().cpu(), b.detach().cpu()
 
 
 def _minibatches(n: int, batch_size: int, gen: torch.Generator):
