@@ -21,15 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from jaxtyping import Float, Int
-from sae_lens import SAE
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from workbench.activations import validate_hooks
 from workbench.othello.tokens import SQUARE_TO_TOKEN
+
+if TYPE_CHECKING:  # sae-lens is needed only when an SAE is passed in
+    from sae_lens import SAE
 
 
 @dataclass
