@@ -13,59 +13,33 @@ from IPython.display import display
 from workbench.probes import ProbeSuite
 from workbench.saes.features import FeatureSet
 from workbench.saes.plots import feature_boards_figure, feature_card_figure, top_positions_figure
-from workbench.widgets.static import StaticFormWidget
+from workbench.widgets.picker import FeaturePicker
 
 
-class FeatureExplorer(StaticFormWidget):
+class FeatureExplorer(FeaturePicker):
     """Browse the features of an SAE on a set of games, with their board-grounded labels."""
 
     def __init__(self, features: FeatureSet, *, suite: ProbeSuite | None = None, feature=None):
         self.features, self.suite = features, suite
         start = features.best_labelled(1)[0] if feature is None else int(feature)
-        self.feature = widgets.BoundedIntText(
-            value=start, min=0, max=features.sae.cfg.d_sae - 1, description="feature"
-        )
-        self.query = widgets.Text(
-            placeholder="e.g. C4 theirs, D3 legal, E5 flipped", description="search"
-        )
-        self.results = widgets.Dropdown(options=[], description="best")
-        self.message = widgets.HTML()
         self.card = widgets.Output()
         self.tops = widgets.Output()
-        self.feature.observe(lambda _: self.show(), names="value")
-        self.query.observe(lambda change: self.search(change["new"]), names="value")
-        self.results.observe(self._pick, names="value")
-        self.widget = widgets.VBox(
-            [
-                widgets.HBox([self.feature, self.query, self.results]),
-                self.message,
-                self.card,
-                self.tops,
-            ]
+        self._controls(
+            start,
+            features.sae.cfg.d_sae,
+            placeholder="e.g. C4 theirs, D3 legal, E5 flipped",
+            results="best",
+            views=[self.card, self.tops],
         )
         self.show()
 
-    def search(self, prop: str) -> None:
-        """List the features that best detect ``prop``; bad input explains what is valid."""
-        prop = " ".join(prop.split())
-        if not prop:
-            return
-        parts = prop.split(" ")
+    def find(self, prop: str) -> tuple[list[tuple[str, int]], str]:
+        """The features that best detect ``prop`` (e.g. "C4 theirs"), by F1."""
+        parts = prop.split()
         if len(parts) == 2:
             prop = f"{parts[0].upper()} {parts[1].lower()}"
-        try:
-            hits = self.features.search(prop)
-        except ValueError as err:
-            self.message.value = f"<span style='color:#b71c1c'>{err}</span>"
-            return
-        self.message.value = ""
-        self.results.options = [(f"{f} (F1 {f1:.2f})", f) for f, f1 in hits]
-        self.results.value = hits[0][0]
-        self.feature.value = hits[0][0]  # show the best match at once
-
-    def _pick(self, change) -> None:
-        if change["new"] is not None:
-            self.feature.value = change["new"]
+        hits = self.features.search(" ".join(prop.split()))
+        return [(f"{f} (F1 {f1:.2f})", f) for f, f1 in hits], ""
 
     def show(self) -> None:
         card = self.features.card(self.feature.value, suite=self.suite)

@@ -13,10 +13,10 @@ from transformer_lens import HookedTransformer
 
 from workbench.text.features import TextFeatureSet, interpretable_features, summarize
 from workbench.text.plots import contexts_html, text_feature_figure, text_features_slider_figure
-from workbench.widgets.static import StaticFormWidget
+from workbench.widgets.picker import FeaturePicker
 
 
-class TextFeatureExplorer(StaticFormWidget):
+class TextFeatureExplorer(FeaturePicker):
     def __init__(
         self,
         features: TextFeatureSet,
@@ -28,50 +28,23 @@ class TextFeatureExplorer(StaticFormWidget):
     ):
         self.features, self.model, self.sae, self.n_contexts = features, model, sae, n_contexts
         start = interpretable_features(features, 1)[0] if feature is None else int(feature)
-        self.feature = widgets.BoundedIntText(
-            value=start, min=0, max=features.d_sae - 1, description="feature"
-        )
-        self.query = widgets.Text(placeholder="a word, e.g. king or Romeo", description="search")
-        self.results = widgets.Dropdown(options=[], description="fires on it")
-        self.message = widgets.HTML()
         self.contexts = widgets.HTML()
         self.figure = widgets.Output()
-        self.feature.observe(lambda _: self.show(), names="value")
-        self.query.observe(lambda change: self.search(change["new"]), names="value")
-        self.results.observe(self._pick, names="value")
-        self.widget = widgets.VBox(
-            [
-                widgets.HBox([self.feature, self.query, self.results]),
-                self.message,
-                self.contexts,
-                self.figure,
-            ]
+        self._controls(
+            start,
+            features.d_sae,
+            placeholder="a word, e.g. king or Romeo",
+            results="fires on it",
+            views=[self.contexts, self.figure],
         )
         self.show()
 
-    def search(self, query: str) -> None:
-        """List the features that fire on ``query``'s tokens; bad input says what is valid."""
-        if not query.strip():
-            return
-        try:
-            hits = self.features.search(query, self.model.tokenizer)
-        except ValueError as err:
-            self.message.value = f"<span style='color:#b71c1c'>{err}</span>"
-            return
-        if not hits:
-            self.message.value = f"No feature fires on {query!r} in these windows."
-            return
-        tokens = [
-            self.features.vocab[i] for i in self.features.query_tokens(query, self.model.tokenizer)
-        ]
-        self.message.value = f"Features that fire on the tokens {tokens}:"
-        self.results.options = [(f"{f} (score {s:.2f})", f) for f, s in hits]
-        self.results.value = hits[0][0]
-        self.feature.value = hits[0][0]
-
-    def _pick(self, change) -> None:
-        if change["new"] is not None:
-            self.feature.value = change["new"]
+    def find(self, query: str) -> tuple[list[tuple[str, int]], str]:
+        """The features that fire on ``query``'s tokens, by share of their activation."""
+        hits = self.features.search(query, self.model.tokenizer)
+        ids = self.features.query_tokens(query, self.model.tokenizer)
+        note = f"Features that fire on the tokens {[self.features.vocab[i] for i in ids]}:"
+        return [(f"{f} (score {s:.2f})", f) for f, s in hits], note
 
     def show(self) -> None:
         f = self.feature.value
