@@ -38,6 +38,7 @@ from transformer_lens import HookedTransformer
 from workbench.circuits.graph import (
     FeatureGraph,
     Node,
+    NodeTable,
     error_share,
     predicted_ablation_effects,
 )
@@ -162,16 +163,9 @@ def build_attribution_graph(
     start = time.perf_counter()
     rep = LocalReplacement(model, transcoders, tokens)
     n_layers = model.cfg.n_layers
-    nodes = [Node(n_layers, position, -2, 0.0)]
-    index: dict[tuple[int, int, int], int] = {}
+    table = NodeTable(Node(n_layers, position, -2, 0.0))
+    nodes, node_id = table.nodes, table.id
     edges: dict[tuple[int, int], float] = {}
-
-    def node_id(layer: int, pos: int, feat: int, value: float) -> int:
-        key = (layer, pos, feat)
-        if key not in index:
-            index[key] = len(nodes)
-            nodes.append(Node(layer, pos, feat, value))
-        return index[key]
 
     def sources(target: Node) -> list[int]:
         """Edges into ``target`` from every earlier node; returns the strongest features."""
@@ -189,7 +183,7 @@ def build_attribution_graph(
             [feats[k] for k in earlier] + [errs[k] for k in earlier] + [emb],
             allow_unused=True,
         )
-        t = index.get((target.layer, target.position, target.feature), 0)
+        t = table.index[(target.layer, target.position, target.feature)]
         candidates = []
         for k, layer in enumerate(earlier):
             g_f, g_e = grads[k], grads[len(earlier) + k]
@@ -290,6 +284,7 @@ def validate_attribution_graph(
         base_logits, base_inputs, _ = rep.run(recompute=True)
         base = float(metric(base_logits))
     rows, feature_rows = [], []
+    per_target: dict[int, dict[int, float]] = {}  # predicted effects on each target, once
     for i in chosen:
         node = graph.nodes[i]
         with torch.no_grad():
@@ -306,11 +301,13 @@ def validate_attribution_graph(
             with torch.no_grad():
                 before = rep.preactivation(base_inputs, *_site(target))
                 after = rep.preactivation(inputs, *_site(target))
+            if t not in per_target:
+                per_target[t] = predicted_ablation_effects(graph, t)
             feature_rows.append(
                 {
                     "source": node.label,
                     "target": target.label,
-                    "predicted": predicted_ablation_effects(graph, t).get(i, 0.0),
+                    "predicted": per_target[t].get(i, 0.0),
                     "actual": float(after - before),
                 }
             )

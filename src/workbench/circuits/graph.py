@@ -77,6 +77,22 @@ class FeatureGraph:
         )
 
 
+class NodeTable:
+    """Graph nodes numbered in order of first use, found by (layer, position, feature);
+    node 0 is the one the table starts with (the logit)."""
+
+    def __init__(self, first: Node):
+        self.nodes = [first]
+        self.index = {(first.layer, first.position, first.feature): 0}
+
+    def id(self, layer: int, pos: int, feat: int, value: float) -> int:
+        key = (layer, pos, feat)
+        if key not in self.index:
+            self.index[key] = len(self.nodes)
+            self.nodes.append(Node(layer, pos, feat, value))
+        return self.index[key]
+
+
 class ReplacementModel:
     """The model with every residual stream rebuilt from its SAE (see module doc, 1)."""
 
@@ -125,16 +141,9 @@ def build_graph(
     metric = logit_metric(position, move, versus)
     rep = ReplacementModel(model, saes, tokens)
     last = model.cfg.n_layers - 1
-    nodes: list[Node] = [Node(model.cfg.n_layers, position, -2, 0.0)]
-    index: dict[tuple[int, int, int], int] = {}
+    table = NodeTable(Node(model.cfg.n_layers, position, -2, 0.0))
+    nodes, node_id = table.nodes, table.id
     edges: dict[tuple[int, int], float] = {}
-
-    def node_id(layer: int, pos: int, feat: int, value: float) -> int:
-        key = (layer, pos, feat)
-        if key not in index:
-            index[key] = len(nodes)
-            nodes.append(Node(layer, pos, feat, value))
-        return index[key]
 
     def sources(layer: int, target_fn) -> tuple[Tensor, Tensor]:
         """Edge weights from layer ``layer``'s features and errors into one target."""
