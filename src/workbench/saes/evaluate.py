@@ -51,6 +51,30 @@ class SAEMetrics:
     dead_fraction: float
     d_sae: int
 
+    @classmethod
+    def measure(
+        cls,
+        x: Float[Tensor, "n d_in"],
+        features: Float[Tensor, "n d_sae"],
+        reconstruction: Float[Tensor, "n d_in"],
+        *,
+        loss_clean: float,
+        loss_sae: float,
+        loss_zero: float,
+    ) -> SAEMetrics:
+        """The figures from an SAE's encoding of ``x`` and the three spliced losses."""
+        ev = 1 - ((x - reconstruction) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
+        return cls(
+            l0=float((features > 0).float().sum(-1).mean()),
+            explained_variance=float(ev),
+            loss_clean=loss_clean,
+            loss_sae=loss_sae,
+            loss_zero=loss_zero,
+            loss_recovered=(loss_zero - loss_sae) / (loss_zero - loss_clean),
+            dead_fraction=float((features > 0).sum(0).eq(0).float().mean()),
+            d_sae=features.shape[-1],
+        )
+
 
 def _next_move_loss(model: HookedTransformer, games: GameRecord, fwd_hooks=()) -> float:
     tokens = torch.from_numpy(model_inputs(games))
@@ -87,7 +111,6 @@ def sae_metrics(
     with torch.no_grad():
         feats = sae.encode(x)
         recon = sae.decode(feats)
-    ev = 1 - ((x - recon) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
 
     def splice(value, hook):
         return sae.decode(sae.encode(value.float())).to(value.dtype)
@@ -95,16 +118,7 @@ def sae_metrics(
     clean = _next_move_loss(model, games)
     spliced = _next_move_loss(model, games, [(hook, splice)])
     zero = _next_move_loss(model, games, [(hook, lambda value, hook: torch.zeros_like(value))])
-    return SAEMetrics(
-        l0=float((feats > 0).float().sum(-1).mean()),
-        explained_variance=float(ev),
-        loss_clean=clean,
-        loss_sae=spliced,
-        loss_zero=zero,
-        loss_recovered=(zero - spliced) / (zero - clean),
-        dead_fraction=float((feats > 0).sum(0).eq(0).float().mean()),
-        d_sae=sae.cfg.d_sae,
-    )
+    return SAEMetrics.measure(x, feats, recon, loss_clean=clean, loss_sae=spliced, loss_zero=zero)
 
 
 @dataclass

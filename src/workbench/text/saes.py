@@ -115,7 +115,6 @@ def text_sae_metrics(
     x = hook_activations(model, tokens, hook)[:, 1:].reshape(-1, sae.cfg.d_in).float()
     feats = sae.encode(x)
     recon = sae.decode(feats)
-    ev = 1 - ((x - recon) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
 
     def splice(value, hook):
         value[:, 1:] = sae.decode(sae.encode(value[:, 1:].float())).to(value.dtype)
@@ -132,13 +131,4 @@ def text_sae_metrics(
             )
 
     clean, spliced, zeroed = loss(), loss([(hook, splice)]), loss([(hook, zero)])
-    return SAEMetrics(
-        l0=float((feats > 0).float().sum(-1).mean()),
-        explained_variance=float(ev),
-        loss_clean=clean,
-        loss_sae=spliced,
-        loss_zero=zeroed,
-        loss_recovered=(zeroed - spliced) / (zeroed - clean),
-        dead_fraction=float((feats > 0).sum(0).eq(0).float().mean()),
-        d_sae=sae.cfg.d_sae,
-    )
+    return SAEMetrics.measure(x, feats, recon, loss_clean=clean, loss_sae=spliced, loss_zero=zeroed)
