@@ -88,7 +88,7 @@ def induction_test(
     tokens = repeated_tokens(model, half_len=half_len, n_seqs=n_seqs, seed=seed)
     names = {f"blocks.{layer}.attn.hook_pattern" for layer in range(model.cfg.n_layers)}
     logits, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
-    loss = _per_position_loss(logits, tokens)
+    loss = per_token_loss(logits, tokens)
     pos = tokens.shape[1]
     dest = torch.arange(half_len + 1, pos)
     induction, prev = [], []
@@ -114,7 +114,7 @@ def ablation_effects(
     """Rise in second-repeat loss when one head's output (``hook_z``) is ablated."""
     tokens = repeated_tokens(model, half_len=half_len, n_seqs=n_seqs, seed=seed)
     second = slice(half_len + 1, None)
-    base = _per_position_loss(model(tokens), tokens)[:, second].mean()
+    base = per_token_loss(model(tokens), tokens)[:, second].mean()
     effects = torch.zeros(model.cfg.n_layers, model.cfg.n_heads)
     for layer in range(model.cfg.n_layers):
         for head in range(model.cfg.n_heads):
@@ -129,7 +129,7 @@ def ablation_effects(
             logits = model.run_with_hooks(
                 tokens, fwd_hooks=[(f"blocks.{layer}.attn.hook_z", ablate)]
             )
-            loss = _per_position_loss(logits, tokens)[:, second].mean()
+            loss = per_token_loss(logits, tokens)[:, second].mean()
             effects[layer, head] = (loss - base).item()
     return effects
 
@@ -185,9 +185,10 @@ def composition_scores(
     return scores
 
 
-def _per_position_loss(
+def per_token_loss(
     logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tensor, "batch pos"]
 ) -> Float[Tensor, "batch pos_minus_1"]:
+    """Cross-entropy of each next token (position i predicts token i + 1)."""
     log_probs = logits[:, :-1].float().log_softmax(-1)
     return -log_probs.gather(-1, tokens[:, 1:, None])[..., 0]
 

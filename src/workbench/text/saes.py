@@ -12,47 +12,18 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 
 import torch
 from jaxtyping import Float, Int
 from sae_lens import SAE
-from tokenizers import Tokenizer
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from workbench.activations import validate_hooks
 from workbench.saes.evaluate import SAEMetrics
 from workbench.saes.loading import check_compatible
-from workbench.text.corpus import DEFAULT_CORPUS
-from workbench.training.lm import corpus_streams, next_token_loss, windows
-
-EVAL_SEED = 20261124  # held-out windows for evaluation
-
-
-def text_windows(
-    model: HookedTransformer,
-    n_seqs: int,
-    *,
-    seq_len: int = 128,
-    split: str = "val",
-    seed: int = EVAL_SEED,
-    corpus: str = DEFAULT_CORPUS,
-) -> Int[Tensor, "batch pos"]:
-    """``n_seqs`` corpus windows of ``seq_len`` tokens (BOS first) from one split."""
-    if split not in ("train", "val"):
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}.")
-    if model.tokenizer is None:
-        raise ValueError("The model has no tokenizer: is it a language model?")
-    train, val = _streams(model.tokenizer.backend_tokenizer.to_str(), corpus)
-    stream = train if split == "train" else val
-    return windows(stream, n_seqs, seq_len, torch.Generator().manual_seed(seed))
-
-
-@functools.lru_cache(maxsize=4)
-def _streams(tokenizer_json: str, corpus: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return corpus_streams(corpus, Tokenizer.from_str(tokenizer_json))
+from workbench.training.lm import next_token_loss, text_windows
 
 
 @torch.no_grad()

@@ -18,6 +18,7 @@ supplies the task:
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -31,7 +32,7 @@ from tokenizers import Tokenizer
 from workbench.models.io import save_model
 from workbench.models.lm import LMConfig
 from workbench.text.corpus import DEFAULT_CORPUS, load_corpus
-from workbench.text.induction import induction_test
+from workbench.text.induction import induction_test, per_token_loss
 from workbench.text.tokenizer import (
     TOKENIZER_CONFIG,
     TOKENIZER_FILE,
@@ -204,17 +205,42 @@ def make_lm_batch(stream: torch.Tensor, cfg: LMTrainConfig, step: int) -> TokenB
 
 
 def next_token_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    log_probs = logits[:, :-1].float().log_softmax(-1)
-    return -log_probs.gather(-1, tokens[:, 1:, None]).mean()
+    """Mean next-token cross-entropy over every position."""
+    return per_token_loss(logits, tokens).mean()
+
+
+TEXT_EVAL_SEED = 20261124  # held-out windows for evaluation
+
+
+def text_windows(
+    model,
+    n_seqs: int,
+    *,
+    seq_len: int = 128,
+    split: str = "val",
+    seed: int = TEXT_EVAL_SEED,
+    corpus: str = DEFAULT_CORPUS,
+) -> torch.Tensor:
+    """``n_seqs`` corpus windows of ``seq_len`` tokens (BOS first) from one split."""
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}.")
+    if model.tokenizer is None:
+        raise ValueError("The model has no tokenizer: is it a language model?")
+    train, val = _streams(model.tokenizer.backend_tokenizer.to_str(), corpus)
+    stream = train if split == "train" else val
+    return windows(stream, n_seqs, seq_len, torch.Generator().manual_seed(seed))
+
+
+@functools.lru_cache(maxsize=4)
+def _streams(tokenizer_json: str, corpus: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return corpus_streams(corpus, Tokenizer.from_str(tokenizer_json))
 
 
 def held_out_loss(
     model, corpus: str = DEFAULT_CORPUS, *, n_sequences: int = 1024, seed: int = 10_000
 ) -> float:
     """Mean next-token loss on ``n_sequences`` random held-out windows of the corpus."""
-    tok = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
-    _, val = corpus_streams(corpus, tok)
-    batch = windows(val, n_sequences, model.cfg.n_ctx, torch.Generator().manual_seed(seed))
+    batch = text_windows(model, n_sequences, seq_len=model.cfg.n_ctx, seed=seed, corpus=corpus)
     with torch.no_grad():
         losses = [next_token_loss(model(chunk), chunk) for chunk in batch.split(32)]
     return torch.stack(losses).mean().item()
