@@ -137,7 +137,7 @@ class TextFeatureSet:
             raise ValueError("Type a word or a token to search for, e.g. ' king' or 'Romeo'.")
         flat_tokens = self.tokens.flatten()
         on_query = torch.isin(flat_tokens[self.position], torch.tensor(ids))
-        occurrences = torch.isin(flat_tokens.view(self.tokens.shape)[:, 1:], torch.tensor(ids))
+        occurrences = torch.isin(self.tokens[:, 1:], torch.tensor(ids))
         if not occurrences.any():
             shown = [self.vocab[i] for i in ids]
             raise ValueError(f"The tokens {shown} of {query!r} never occur in these windows.")
