@@ -16,20 +16,33 @@ def tiny_model(seed: int = 0):
 
 @contextmanager
 def network_blocked():
-    """Make any non-loopback connection fail, as on an air-gapped machine."""
-    real_connect = socket.socket.connect
+    """Make any non-loopback name lookup or connection fail, as on an air-gapped machine.
 
-    def guarded(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost"):
+    Yields the list of refused hosts and addresses (how often the code under test tried).
+    """
+    real_connect, real_getaddrinfo = socket.socket.connect, socket.getaddrinfo
+    refused = []
+
+    def local(host) -> bool:
+        return not isinstance(host, str) or host in ("127.0.0.1", "::1", "localhost")
+
+    def guarded_connect(self, address):
+        if not local(address[0] if isinstance(address, tuple) else address):
+            refused.append(address)
             raise OSError(f"network blocked in test: connection to {address}")
         return real_connect(self, address)
 
-    socket.socket.connect = guarded
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if not local(host):
+            refused.append(host)
+            raise socket.gaierror(f"network blocked in test: name lookup of {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect, socket.getaddrinfo = guarded_connect, guarded_getaddrinfo
     try:
-        yield
+        yield refused
     finally:
-        socket.socket.connect = real_connect
+        socket.socket.connect, socket.getaddrinfo = real_connect, real_getaddrinfo
 
 
 def write_notebook(path, *sources: str):

@@ -214,7 +214,9 @@ def _sae(args: argparse.Namespace) -> None:
         trained = train_sae(model, cfg)
         evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
     info = {"command": " ".join(sys.argv), **trained.summary(), "evaluation": evaluation}
-    folder = sae_dir(args.model, args.hook, args.architecture, random_init=args.random_init)
+    folder = args.out or sae_dir(
+        args.model, args.hook, args.architecture, random_init=args.random_init
+    )
     save_sae(trained.sae, folder, info)
     sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
 
@@ -403,6 +405,9 @@ def main(argv: list[str] | None = None) -> None:
         "--eval-games", type=int, default=300, help="evaluation games (language models: windows)"
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument(
+        "--out", default=None, help="save here (a sweep) instead of data/saes/MODEL/HOOK/ARCH"
+    )
     p.set_defaults(func=_sae)
 
     p = sub.add_parser("sae-table", help="shipped SAEs vs neurons, probes and random init")

@@ -47,8 +47,11 @@ def test_load_sae_finds_by_model_hook_architecture(shipped):
 def test_published_sae_offline_gives_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
-    with network_blocked(), pytest.raises(SAEUnavailableError, match="local Hugging Face cache"):
-        load_sae("gpt2-small-res-jb", "blocks.8.hook_resid_pre")
+    with network_blocked() as refused:
+        with pytest.raises(SAEUnavailableError, match="local Hugging Face cache"):
+            load_sae("gpt2-small-res-jb", "blocks.8.hook_resid_pre")
+    # One reachability probe, then the cache only: no download attempts and retries.
+    assert len(refused) <= 1
     with pytest.raises(SAENotFoundError, match="has no SAE"):
         load_sae("gpt2-small-res-jb", "blocks.99.hook_resid_pre")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from transformer_lens import HookedTransformer
 
+from workbench.models.hub import hub_reachable
 from workbench.models.io import ModelFileError
 
 HUB_NAME = "gpt2"  # the Hub repository of GPT-2 small (openai-community/gpt2)
@@ -77,24 +78,6 @@ def load_gpt2(
         "load_model('gpt2-small', path='gpt2') (or copy the Hub cache and pass cache_dir=...). "
         f"Underlying error: {type(last_error).__name__}: {last_error}"
     ) from last_error
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hugging Face endpoint (``HF_ENDPOINT`` or huggingface.co) answers."""
-    import socket
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    url = urlparse(constants.ENDPOINT)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def _link_as_hub_cache(folder: Path, cache: Path) -> None:

@@ -24,6 +24,7 @@ from sae_lens import SAE
 from transformer_lens import HookedTransformer
 
 from workbench.activations import HookNameError, validate_hooks
+from workbench.models.hub import cache_unless_reachable
 from workbench.models.io import write_json
 from workbench.models.registry import DATA_DIR
 
@@ -138,7 +139,8 @@ def _load_published(release: str, sae_id: str, device: str) -> SAE:
             f"Release {release!r} has no SAE {sae_id!r}; it has e.g. {sorted(ids)[:8]}."
         )
     try:
-        return SAE.from_pretrained(release, sae_id, device=device)
+        with cache_unless_reachable():  # offline: the cache at once, not ~45 s of retries
+            return SAE.from_pretrained(release, sae_id, device=device)
     except OSError as err:  # connection errors and missing cache entries are OSErrors
         repo = releases[release].repo_id
         raise SAEUnavailableError(
