@@ -49,6 +49,17 @@ def test_coverage_is_one_when_every_property_has_its_feature():
     assert set(scores.coverage()) == set(property_groups())
 
 
+def test_coverage_by_state_credits_only_the_state_a_feature_detects():
+    props = board_properties(_labels())
+    mine = props[:, 64:128]  # one exact feature per "<square> mine" property, nothing else
+    by_state = score_features(mine.float(), props).coverage_by_state()
+    assert list(by_state) == ["empty", "mine", "theirs"]
+    assert abs(by_state["mine"] - 1.0) < 1e-6
+    assert by_state["empty"] < 0.9 and by_state["theirs"] < 0.9
+    overall = score_features(mine.float(), props).coverage()["mine/theirs/empty"]
+    assert abs(overall - sum(by_state.values()) / 3) < 0.02  # near: centre squares never empty
+
+
 def test_reconstruction_is_exact_with_exact_features_and_majority_without():
     labels = _labels(60)
     props = board_properties(labels)

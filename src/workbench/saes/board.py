@@ -49,6 +49,11 @@ def property_groups() -> dict[str, slice]:
     }
 
 
+def state_groups() -> dict[str, slice]:
+    """The mine/theirs/empty group split by state: which state single features miss."""
+    return {state: slice(64 * i, 64 * (i + 1)) for i, state in enumerate(RELATIVE)}
+
+
 def board_properties(labels: Labels) -> Bool[Tensor, "n 320"]:
     """Binary board properties for every valid position (flattened over games)."""
     valid = labels.valid
@@ -83,13 +88,20 @@ class FeatureScores:
         properties that occur in the data (e.g. a centre square is never empty or legal)."""
         return self._per_group(self.f1.max(dim=0).values)
 
+    def coverage_by_state(self) -> dict[str, float]:
+        """Coverage of the mine/theirs/empty properties, state by state."""
+        return self._per_group(self.f1.max(dim=0).values, state_groups())
+
     def features_per_property(self, min_f1: float = 0.8) -> dict[str, float]:
         """Per group: how many features detect a property with F1 >= ``min_f1``, on average."""
         return self._per_group((self.f1 >= min_f1).sum(0).float())
 
-    def _per_group(self, values: Float[Tensor, " property"]) -> dict[str, float]:
+    def _per_group(
+        self, values: Float[Tensor, " property"], groups: dict[str, slice] | None = None
+    ) -> dict[str, float]:
         occurs = self.support > 0
-        return {g: float(values[s][occurs[s]].mean()) for g, s in property_groups().items()}
+        groups = property_groups() if groups is None else groups
+        return {g: float(values[s][occurs[s]].mean()) for g, s in groups.items()}
 
 
 def score_features(
