@@ -46,3 +46,27 @@ def test_comparison_table_has_sae_neuron_random_and_probe_rows():
     assert names[0] == "exact" and "MLP neurons" in names[1]
     assert names[2] == "SAE on a random-init model" and names[3].startswith("linear probes")
     assert all("reconstruction" in r for r in rows)
+
+
+def test_an_exact_probe_covers_every_state_it_can_occur_in():
+    """One-hot board activations read by an exact probe: F1 1 for every mine/theirs/empty
+    property that occurs; the centre squares, never empty, are skipped, not counted as 0."""
+    import torch
+    import torch.nn.functional as F
+
+    from workbench.activations import Activations, Labels
+    from workbench.probes import LinearProbe, ProbeSuite
+    from workbench.saes.evaluate import probe_board_metrics
+
+    games = play_games(n_games=20, rng=3)
+    labels = Labels.from_games(games)
+    site = "blocks.0.hook_resid_post"
+    onehot = F.one_hot(labels.relative.long(), 3).float().flatten(-2)  # game, pos, 64 * 3
+    W = torch.eye(192).reshape(192, 64, 3)  # reads each square's own one-hot block
+    suite = ProbeSuite(
+        probes={"relative|" + site: LinearProbe(W, torch.zeros(64, 3), "relative", site)}
+    )
+    out = probe_board_metrics(suite, Activations({site: onehot}, labels=labels), site)
+    assert out["reconstruction"] == 1.0
+    for key in ("coverage mine/theirs/empty", "coverage empty", "coverage mine", "coverage theirs"):
+        assert out[key] == pytest.approx(1.0), key

@@ -25,6 +25,7 @@ from workbench.othello.engine import GameRecord, play_games
 from workbench.othello.tokens import model_inputs, next_move_targets
 from workbench.probes import ProbeSuite
 from workbench.saes.board import (
+    RELATIVE,
     FeatureScores,
     board_properties,
     positions_game_index,
@@ -126,6 +127,7 @@ class BoardMetrics:
     """Coverage per property group, and mine/theirs/empty reconstruction."""
 
     coverage: dict[str, float]
+    coverage_by_state: dict[str, float]  # the mine/theirs/empty group, state by state
     reconstruction: float
     reconstruction_majority: float
     features_per_property: dict[str, float]  # features with F1 >= 0.8, per property
@@ -134,6 +136,7 @@ class BoardMetrics:
         return {
             "features": name,
             **{f"coverage {g}": round(v, 4) for g, v in self.coverage.items()},
+            **{f"coverage {s}": round(v, 4) for s, v in self.coverage_by_state.items()},
             "reconstruction": round(self.reconstruction, 4),
             "reconstruction (majority only)": round(self.reconstruction_majority, 4),
         }
@@ -150,6 +153,7 @@ def _board_metrics(scores: FeatureScores, feature_acts, acts: Activations) -> Bo
     rec = reconstruct_board(feature_acts, relative, positions_game_index(acts.labels))
     return BoardMetrics(
         coverage=scores.coverage(),
+        coverage_by_state=scores.coverage_by_state(),
         reconstruction=rec.accuracy,
         reconstruction_majority=rec.majority_accuracy,
         features_per_property=scores.features_per_property(),
@@ -171,24 +175,26 @@ def probe_board_metrics(suite: ProbeSuite, acts: Activations, site: str) -> dict
         guess = relative_probe.logits(x).argmax(-1)  # n, 64
     truth = labels.relative[valid]
     out["reconstruction"] = float((guess == truth).float().mean())
-    f1s = []
-    for c in range(3):
-        f1s.append(_f1(guess == c, truth == c))
-    out["coverage mine/theirs/empty"] = float(torch.cat(f1s).mean())
+    f1s = [_f1(guess == c, truth == c) for c in range(3)]
+    out["coverage mine/theirs/empty"] = float(torch.cat(f1s).nanmean())
+    for state, f1 in zip(RELATIVE, f1s, strict=True):
+        out[f"coverage {state}"] = float(f1.nanmean())
     for prop in ("legal", "flipped"):
         if suite.key(prop, site) in suite.probes:
             with torch.no_grad():
                 pred = suite.get(prop, site).logits(x).argmax(-1).bool()
-            out[f"coverage {prop}"] = float(_f1(pred, getattr(labels, prop)[valid]).mean())
+            out[f"coverage {prop}"] = float(_f1(pred, getattr(labels, prop)[valid]).nanmean())
     return out
 
 
 def _f1(pred: Tensor, truth: Tensor) -> Tensor:
-    """Per-column F1 of boolean predictions."""
+    """Per-column F1 of boolean predictions; NaN where the property never holds (a centre
+    square is never empty or legal), so averages skip it as ``FeatureScores`` does."""
     tp = (pred & truth).sum(0).float()
     precision = tp / pred.sum(0).clamp(min=1)
     recall = tp / truth.sum(0).clamp(min=1)
-    return 2 * precision * recall / (precision + recall).clamp(min=1e-12)
+    f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
+    return torch.where(truth.any(0), f1, torch.nan)
 
 
 def evaluate_sae(
