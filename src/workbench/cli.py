@@ -222,6 +222,8 @@ def _sae(args: argparse.Namespace) -> None:
 
 
 def _sae_table(args: argparse.Namespace) -> None:
+    from sae_lens import SAE
+
     from workbench.models import load_model
     from workbench.models.config import OthelloGPTConfig
     from workbench.models.io import write_json
@@ -236,6 +238,11 @@ def _sae_table(args: argparse.Namespace) -> None:
         for e in shipped
         if not e.random_init
     }
+    for spec in args.extra:  # unshipped SAEs (a sweep's), each at the hook it records
+        name, sep, folder = spec.partition("=")
+        if not sep:
+            raise SystemExit(f"--extra takes NAME=FOLDER (an SAE saved by sae-lens), got {spec!r}")
+        saes[name] = SAE.load_from_disk(folder)
     randoms = [e for e in shipped if e.random_init]
     random_init = None
     if randoms:
@@ -252,7 +259,7 @@ def _sae_table(args: argparse.Namespace) -> None:
         suite=load_probes(args.model),
         random_init=random_init,
     )
-    out = SAES_DIR / args.model / args.hook / "evaluation.json"
+    out = args.out or SAES_DIR / args.model / args.hook / "evaluation.json"
     write_json(out, {"command": " ".join(sys.argv), "games": args.games, "rows": rows})
     for row in rows:
         sys.stdout.write(json.dumps(row) + "\n")
@@ -414,6 +421,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("model", nargs="?", default="othello")
     p.add_argument("--hook", required=True)
     p.add_argument("--games", type=int, default=1000, help="evaluation games")
+    p.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="also score this SAE folder (e.g. a sweep's; repeatable), at the hook it records",
+    )
+    p.add_argument("--out", default=None, help="table file (default: the shipped evaluation.json)")
     p.set_defaults(func=_sae_table)
 
     p = sub.add_parser("transcoders", help="train per-layer (skip) transcoders and ship them")

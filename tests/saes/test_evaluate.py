@@ -37,15 +37,20 @@ def test_comparison_table_has_sae_neuron_random_and_probe_rows():
     rows = comparison_table(
         model,
         HOOK,
-        {"exact": sae},
+        {"exact": sae, "on neurons": identity_sae(64, "blocks.0.mlp.hook_post")},
         play_games(n_games=20, rng=2),
         suite=random_suite(model),
         random_init=(twin, sae),
     )
     names = [r["features"] for r in rows]
-    assert names[0] == "exact" and "MLP neurons" in names[1]
-    assert names[2] == "SAE on a random-init model" and names[3].startswith("linear probes")
+    assert names[0] == "exact" and names[1] == "on neurons (blocks.0.mlp.hook_post)"
+    assert "MLP neurons" in names[2]
+    assert names[3] == "SAE on a random-init model" and names[4].startswith("linear probes")
     assert all("reconstruction" in r for r in rows)
+    # An exact SAE on the neurons' own space scores exactly as the neurons do, up to the
+    # negative half it adds (relu(-x) features), which can only find more.
+    for key in ("coverage mine/theirs/empty", "coverage legal", "coverage flipped"):
+        assert rows[1][key] >= rows[2][key] - 1e-6
 
 
 def test_an_exact_probe_covers_every_state_it_can_occur_in():

@@ -221,7 +221,10 @@ def comparison_table(
     an SAE trained on a random-init model: one row each, same games, same metrics."""
     rows = []
     for name, sae in saes.items():
-        row = evaluate_sae(model, sae, games, hook=hook)
+        # An SAE that records another site (e.g. the same layer's MLP neurons) is read there.
+        row = evaluate_sae(model, sae, games, hook=sae.cfg.metadata.hook_name or hook)
+        if row["hook"] != hook:
+            name = f"{name} ({row['hook']})"
         row.pop("hook")
         rows.append({**row, "features": name})
     layer = int(hook.split(".")[1])
