@@ -86,7 +86,7 @@ class FeatureScores:
     def coverage(self) -> dict[str, float]:
         """Per group: the best feature's F1 per property, averaged over the group's
         properties that occur in the data (e.g. a centre square is never empty or legal)."""
-        return self._per_group(self.f1.max(dim=0).values)
+        return self._per_group(self.f1.max(dim=0).values, property_groups())
 
     def coverage_by_state(self) -> dict[str, float]:
         """Coverage of the mine/theirs/empty properties, state by state."""
@@ -94,13 +94,12 @@ class FeatureScores:
 
     def features_per_property(self, min_f1: float = 0.8) -> dict[str, float]:
         """Per group: how many features detect a property with F1 >= ``min_f1``, on average."""
-        return self._per_group((self.f1 >= min_f1).sum(0).float())
+        return self._per_group((self.f1 >= min_f1).sum(0).float(), property_groups())
 
     def _per_group(
-        self, values: Float[Tensor, " property"], groups: dict[str, slice] | None = None
+        self, values: Float[Tensor, " property"], groups: dict[str, slice]
     ) -> dict[str, float]:
         occurs = self.support > 0
-        groups = property_groups() if groups is None else groups
         return {g: float(values[s][occurs[s]].mean()) for g, s in groups.items()}
 
 

@@ -36,9 +36,9 @@ class FeatureExplorer(FeaturePicker):
     def find(self, prop: str) -> tuple[list[tuple[str, int]], str]:
         """The features that best detect ``prop`` (e.g. "C4 theirs"), by F1."""
         parts = prop.split()
-        if len(parts) == 2:
-            prop = f"{parts[0].upper()} {parts[1].lower()}"
-        hits = self.features.search(" ".join(prop.split()))
+        if len(parts) == 2:  # "c4 Theirs" -> "C4 theirs"
+            parts = [parts[0].upper(), parts[1].lower()]
+        hits = self.features.search(" ".join(parts))
         return [(f"{f} (F1 {f1:.2f})", f) for f, f1 in hits], ""
 
     def show(self) -> None:
