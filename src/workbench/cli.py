@@ -169,7 +169,7 @@ def _sae(args: argparse.Namespace) -> None:
     import torch
 
     from workbench.models import load_model
-    from workbench.models.config import OthelloGPTConfig
+    from workbench.models.config import random_init_twin
     from workbench.saes.evaluate import eval_games, evaluate_sae
     from workbench.saes.loading import sae_dir, save_sae
     from workbench.saes.train import SAETrainConfig, train_sae
@@ -181,7 +181,7 @@ def _sae(args: argparse.Namespace) -> None:
     if args.random_init and text:
         raise SystemExit("--random-init is for OthelloGPTs only.")
     if args.random_init:  # same architecture, random weights: the baseline
-        model = OthelloGPTConfig.from_hooked(model).build(seed=1234).eval()
+        model = random_init_twin(model)
     text_settings = {
         "context_size": 128,
         "prepend_bos": True,
@@ -225,7 +225,7 @@ def _sae_table(args: argparse.Namespace) -> None:
     from sae_lens import SAE
 
     from workbench.models import load_model
-    from workbench.models.config import OthelloGPTConfig
+    from workbench.models.config import random_init_twin
     from workbench.models.io import write_json
     from workbench.probe_suite import load_probes
     from workbench.saes.evaluate import comparison_table, eval_games
@@ -246,7 +246,7 @@ def _sae_table(args: argparse.Namespace) -> None:
     randoms = [e for e in shipped if e.random_init]
     random_init = None
     if randoms:
-        twin = OthelloGPTConfig.from_hooked(model).build(seed=1234).eval()
+        twin = random_init_twin(model)
         random_init = (
             twin,
             load_sae(args.model, args.hook, randoms[0].architecture, random_init=True),

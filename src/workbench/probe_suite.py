@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from workbench.activations import PROPERTIES, harvest, resid_sites
-from workbench.models.config import OthelloGPTConfig
+from workbench.models.config import random_init_twin
 from workbench.models.registry import DATA_DIR, load_model
 from workbench.othello.engine import play_games
 from workbench.probes import ProbeConfig, ProbeSuite, train_probes
@@ -56,7 +56,7 @@ def build_probe_suite(
     suite = train_probes(acts, properties=list(properties), hooks=sites, config=config)
     del acts
     if baseline_properties:
-        random_model = OthelloGPTConfig.from_hooked(model).build(seed=1234).eval()
+        random_model = random_init_twin(model)
         random_model = random_model.to(config.device)
         random_acts = harvest(random_model, games, sites)
         base = train_probes(

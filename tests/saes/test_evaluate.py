@@ -75,3 +75,28 @@ def test_an_exact_probe_covers_every_state_it_can_occur_in():
     assert out["reconstruction"] == 1.0
     for key in ("coverage mine/theirs/empty", "coverage empty", "coverage mine", "coverage theirs"):
         assert out[key] == pytest.approx(1.0), key
+
+
+def test_coverage_by_layer_scores_random_init_saes_on_the_twin():
+    from workbench.saes.evaluate import coverage_by_layer
+
+    model = tiny_model()
+    twin = tiny_model(seed=5)
+    sae = identity_sae(32, HOOK)
+    games = play_games(n_games=20, rng=3)
+    rows = coverage_by_layer(
+        model, games, name="tiny", saes={HOOK: sae}, random_init=(twin, {HOOK: sae})
+    )
+    by_kind = {r["features"]: r for r in rows}
+    trained = by_kind["SAE standard (hook_resid_post, d_sae 64)"]
+    random = by_kind["SAE standard on a random-init model (hook_resid_post, d_sae 64)"]
+    assert trained["layer"] == random["layer"] == 0
+    neuron_layers = [r["layer"] for r in rows if "MLP neurons" in r["features"]]
+    assert neuron_layers == list(range(model.cfg.n_layers))
+    # Scored on the twin's own activations: the same figures evaluate_sae gives there.
+    key = "mine/theirs/empty"
+    on_twin = evaluate_sae(twin, sae, games)[f"coverage {key}"]
+    on_model = evaluate_sae(model, sae, games)[f"coverage {key}"]
+    assert random[key] == pytest.approx(on_twin, abs=1e-4)
+    assert trained[key] == pytest.approx(on_model, abs=1e-4)
+    assert random[key] != pytest.approx(trained[key], abs=1e-4)

@@ -63,3 +63,17 @@ def test_shape_mismatch_is_a_clear_error():
         check_compatible(identity_sae(64, HOOK), model)
     with pytest.raises(SAEMismatchError, match="does not exist"):
         check_compatible(identity_sae(32, "blocks.9.hook_resid_post"), model)
+
+
+def test_load_saes_by_layer_picks_one_site_and_architecture_in_layer_order(shipped):
+    for hook in ("blocks.10.hook_resid_post", "blocks.2.hook_resid_post", "blocks.2.hook_mlp_out"):
+        save_sae(identity_sae(32, hook), loading.sae_dir("tiny", hook, "standard"))
+    save_sae(identity_sae(32, HOOK), loading.sae_dir("tiny", HOOK, "standard", random_init=True))
+    by_layer = loading.load_saes_by_layer("tiny", "standard")
+    assert list(by_layer) == [HOOK, "blocks.2.hook_resid_post", "blocks.10.hook_resid_post"]
+    assert all(sae.cfg.metadata.hook_name == hook for hook, sae in by_layer.items())
+    assert list(loading.load_saes_by_layer("tiny", "standard", random_init=True)) == [HOOK]
+    assert list(loading.load_saes_by_layer("tiny", "standard", site="hook_mlp_out")) == [
+        "blocks.2.hook_mlp_out"
+    ]
+    assert loading.load_saes_by_layer("tiny", "topk") == {}

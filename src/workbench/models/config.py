@@ -78,3 +78,12 @@ class OthelloGPTConfig:
 PUBLISHED_CONFIG = OthelloGPTConfig(
     n_layers=8, d_model=512, n_heads=8, d_mlp=2048, normalization_type="LNPre"
 )
+
+#: Seed of the random-init twins: every random-init baseline (probes, SAEs) reads this one.
+RANDOM_INIT_SEED = 1234
+
+
+def random_init_twin(model: HookedTransformer) -> HookedTransformer:
+    """The model's architecture with random weights: the baseline the shipped random-init
+    probes and SAEs were trained on (same seed everywhere, so they match it)."""
+    return OthelloGPTConfig.from_hooked(model).build(seed=RANDOM_INIT_SEED).eval()

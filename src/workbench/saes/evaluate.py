@@ -250,23 +250,38 @@ def coverage_by_layer(
     *,
     name: str,
     saes: dict[str, SAE] | None = None,
+    random_init: tuple[HookedTransformer, dict[str, SAE]] | None = None,
 ) -> list[dict]:
     """Coverage of every layer's MLP neurons, and of any SAEs given (hook -> SAE), by layer.
 
     The superposition comparison: single neurons vs sparse features, small vs wide models.
+    ``random_init`` is a random-init twin of ``model`` with SAEs trained on it (hook -> SAE):
+    what the architecture alone gives at each layer, scored on the twin's activations.
     """
     rows = []
     for hook, sae in (saes or {}).items():
-        acts = harvest(model, games, [hook], progress=False)
-        coverage = _coverage(encode_positions(sae, acts, hook), acts)
-        kind = f"SAE {sae.cfg.architecture()} ({hook.split('.')[-1]}, d_sae {sae.cfg.d_sae})"
-        rows.append({"model": name, "layer": int(hook.split(".")[1]), "features": kind, **coverage})
+        rows.append(_sae_coverage_row(model, sae, hook, games, name=name, suffix=""))
+    if random_init is not None:
+        twin, twin_saes = random_init
+        for hook, sae in twin_saes.items():
+            suffix = " on a random-init model"
+            rows.append(_sae_coverage_row(twin, sae, hook, games, name=name, suffix=suffix))
     for layer in range(model.cfg.n_layers):
         acts = neuron_activations(model, games, layer)
         flat = acts.flat(f"blocks.{layer}.mlp.hook_post")[0].float()
         kind = f"MLP neurons (d_mlp {model.cfg.d_mlp})"
         rows.append({"model": name, "layer": layer, "features": kind, **_coverage(flat, acts)})
     return rows
+
+
+def _sae_coverage_row(
+    model: HookedTransformer, sae: SAE, hook: str, games: GameRecord, *, name: str, suffix: str
+) -> dict:
+    hook = check_compatible(sae, model, hook)
+    acts = harvest(model, games, [hook], progress=False)
+    coverage = _coverage(encode_positions(sae, acts, hook), acts)
+    kind = f"SAE {sae.cfg.architecture()}{suffix} ({hook.split('.')[-1]}, d_sae {sae.cfg.d_sae})"
+    return {"model": name, "layer": int(hook.split(".")[1]), "features": kind, **coverage}
 
 
 def _coverage(feature_acts: Tensor, acts: Activations) -> dict[str, float]:

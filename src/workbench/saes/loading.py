@@ -123,6 +123,26 @@ def load_sae(
     return _load_published(model_or_release, hook_or_id, device)
 
 
+def load_saes_by_layer(
+    model: str,
+    architecture: str = "topk",
+    *,
+    random_init: bool = False,
+    site: str = "hook_resid_post",
+) -> dict[str, SAE]:
+    """The shipped SAEs of one architecture at one site of every layer that has one
+    (hook -> SAE, in layer order): the per-layer comparison's input."""
+    entries = [
+        e
+        for e in list_saes(model)
+        if e.architecture == architecture
+        and e.random_init == random_init
+        and e.hook.endswith("." + site)
+    ]
+    entries.sort(key=lambda e: int(e.hook.split(".")[1]))
+    return {e.hook: SAE.load_from_disk(e.path) for e in entries}
+
+
 def _load_published(release: str, sae_id: str, device: str) -> SAE:
     from sae_lens.loading.pretrained_saes_directory import get_pretrained_saes_directory
 
