@@ -71,3 +71,17 @@ def test_reconstruction_is_exact_with_exact_features_and_majority_without():
     assert exact.n_features_used == int((props[:, :192].sum(0) > 0).sum())  # 188: no empty centre
     blind = reconstruct_board(torch.rand(len(props), 8) * 0.01, relative, game)
     assert blind.n_features_used == 0 and blind.accuracy == blind.majority_accuracy
+    assert exact.f1 == 1.0 and blind.f1 == 0.0
+
+
+def test_reconstruction_f1_counts_only_the_squares_the_features_name():
+    labels = _labels(60)
+    props = board_properties(labels)
+    valid = labels.valid.reshape(-1)
+    relative = labels.relative.reshape(-1, 64)[valid]
+    game = positions_game_index(labels)
+    mine_only = reconstruct_board(props[:, 64:128].float(), relative, game)  # exact 'mine'
+    test = game >= torch.unique(game)[len(torch.unique(game)) // 2]
+    recall = float((relative[test] == 1).float().mean())  # precision is 1
+    assert abs(mine_only.f1 - 2 * recall / (1 + recall)) < 1e-6
+    assert mine_only.accuracy > mine_only.f1  # the majority fallback fills the rest

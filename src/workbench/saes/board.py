@@ -13,7 +13,9 @@ position. Board properties are binary and per square: ``C4 mine`` / ``C4 theirs`
    feature's high-precision properties (precision >= 0.95); on the second half predict
    each square as the class of its most precise firing feature (ties: the higher F1; none: the
    square's majority class on the first half), and report the accuracy next to the
-   majority-only accuracy.
+   majority-only accuracy. Also the fallback-free figure Karvonen et al. report: the F1 of
+   the squares the features name (precision: named right / named; recall: named right /
+   all squares), 0 for features that name nothing.
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ def score_features(
 class Reconstruction:
     accuracy: float  # squares of held-out positions predicted right, features + fallback
     majority_accuracy: float  # the same with no features (each square's majority class)
+    f1: float  # the squares the features name, no fallback (module doc, 4)
     n_features_used: int  # features with at least one high-precision property
 
 
@@ -174,11 +177,16 @@ def reconstruct_board(
     )  # position, property
     best = best.reshape(-1, 3, 64).transpose(1, 2)  # position, square, class
     majority = torch.stack([(relative[fit] == c).sum(0) for c in range(3)], -1).argmax(-1)
-    guess = torch.where(best.amax(-1) > 0, best.argmax(-1), majority[None].expand_as(best[..., 0]))
+    named = best.amax(-1) > 0  # position, square
+    guess = torch.where(named, best.argmax(-1), majority[None].expand_as(named))
     truth = relative[test]
+    named_right = (named & (guess == truth)).sum().float()
+    precision = named_right / named.sum().clamp(min=1)
+    recall = named_right / truth.numel()
     return Reconstruction(
         accuracy=float((guess == truth).float().mean()),
         majority_accuracy=float((majority[None] == truth).float().mean()),
+        f1=float(2 * precision * recall / (precision + recall).clamp(min=1e-12)),
         n_features_used=int(votes_for.any(1).sum()),
     )
 

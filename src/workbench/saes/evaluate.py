@@ -130,6 +130,7 @@ class BoardMetrics:
     coverage_by_state: dict[str, float]  # the mine/theirs/empty group, state by state
     reconstruction: float
     reconstruction_majority: float
+    reconstruction_f1: float  # no fallback: what Karvonen et al. report
     features_per_property: dict[str, float]  # features with F1 >= 0.8, per property
 
     def row(self, name: str) -> dict:
@@ -139,6 +140,7 @@ class BoardMetrics:
             **{f"coverage {s}": round(v, 4) for s, v in self.coverage_by_state.items()},
             "reconstruction": round(self.reconstruction, 4),
             "reconstruction (majority only)": round(self.reconstruction_majority, 4),
+            "reconstruction F1": round(self.reconstruction_f1, 4),
         }
 
 
@@ -156,6 +158,7 @@ def _board_metrics(scores: FeatureScores, feature_acts, acts: Activations) -> Bo
         coverage_by_state=scores.coverage_by_state(),
         reconstruction=rec.accuracy,
         reconstruction_majority=rec.majority_accuracy,
+        reconstruction_f1=rec.f1,
         features_per_property=scores.features_per_property(),
     )
 
@@ -175,6 +178,7 @@ def probe_board_metrics(suite: ProbeSuite, acts: Activations, site: str) -> dict
         guess = relative_probe.logits(x).argmax(-1)  # n, 64
     truth = labels.relative[valid]
     out["reconstruction"] = float((guess == truth).float().mean())
+    out["reconstruction F1"] = out["reconstruction"]  # a probe names every square
     f1s = [_f1(guess == c, truth == c) for c in range(3)]
     out["coverage mine/theirs/empty"] = float(torch.cat(f1s).nanmean())
     for state, f1 in zip(RELATIVE, f1s, strict=True):
