@@ -60,12 +60,15 @@ def test_coverage_by_state_credits_only_the_state_a_feature_detects():
     assert abs(overall - sum(by_state.values()) / 3) < 0.02  # near: centre squares never empty
 
 
+def _reconstruction_inputs(n_games=60):
+    """Board properties, relative boards and game index of the valid positions."""
+    labels = _labels(n_games)
+    relative = labels.relative.reshape(-1, 64)[labels.valid.reshape(-1)]
+    return board_properties(labels), relative, positions_game_index(labels)
+
+
 def test_reconstruction_is_exact_with_exact_features_and_majority_without():
-    labels = _labels(60)
-    props = board_properties(labels)
-    valid = labels.valid.reshape(-1)
-    relative = labels.relative.reshape(-1, 64)[valid]
-    game = positions_game_index(labels)
+    props, relative, game = _reconstruction_inputs()
     exact = reconstruct_board(props[:, :192].float(), relative, game)
     assert exact.accuracy == 1.0
     assert exact.n_features_used == int((props[:, :192].sum(0) > 0).sum())  # 188: no empty centre
@@ -75,11 +78,7 @@ def test_reconstruction_is_exact_with_exact_features_and_majority_without():
 
 
 def test_reconstruction_f1_counts_only_the_squares_the_features_name():
-    labels = _labels(60)
-    props = board_properties(labels)
-    valid = labels.valid.reshape(-1)
-    relative = labels.relative.reshape(-1, 64)[valid]
-    game = positions_game_index(labels)
+    props, relative, game = _reconstruction_inputs()
     mine_only = reconstruct_board(props[:, 64:128].float(), relative, game)  # exact 'mine'
     test = game >= torch.unique(game)[len(torch.unique(game)) // 2]
     recall = float((relative[test] == 1).float().mean())  # precision is 1
