@@ -192,6 +192,7 @@ def _sae(args: argparse.Namespace) -> None:
         architecture=args.architecture,
         expansion=args.expansion,
         k=args.k,
+        matryoshka_levels=args.levels,
         l1_coefficient=args.l1,
         l0_coefficient=args.l0,
         lr=args.lr,
@@ -398,10 +399,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("model", nargs="?", default="othello")
     p.add_argument("--hook", required=True, help="e.g. blocks.2.hook_resid_post")
     p.add_argument(
-        "--architecture", default="topk", choices=["topk", "batchtopk", "standard", "jumprelu"]
+        "--architecture",
+        default="topk",
+        choices=["topk", "batchtopk", "standard", "jumprelu", "matryoshka"],
     )
     p.add_argument("--expansion", type=int, default=8, help="d_sae / d_in")
-    p.add_argument("--k", type=int, default=32, help="topk/batchtopk: active features")
+    p.add_argument("--k", type=int, default=32, help="topk/batchtopk/matryoshka: active features")
+    p.add_argument(
+        "--levels", type=int, default=4, help="matryoshka: nested sizes d_sae / 2**i, i < levels"
+    )
     p.add_argument("--l1", type=float, default=5.0, help="standard: L1 coefficient")
     p.add_argument("--l0", type=float, default=2.0, help="jumprelu: L0 coefficient")
     p.add_argument("--lr", type=float, default=1e-3)

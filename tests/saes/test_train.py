@@ -35,3 +35,29 @@ def test_sae_lens_trains_topk_and_standard_and_reconstruction_improves():
             err = ((sae.decode(sae.encode(x)) - x) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
         assert err < 0.9, (arch, float(err))  # far better than predicting the mean
         assert trained.tokens_per_s > 0
+
+
+def test_matryoshka_trains_nested_levels_and_saves_as_sae_lens_reads_it():
+    from workbench.saes.train import matryoshka_widths
+
+    cfg = SAETrainConfig(
+        hook=HOOK, architecture="matryoshka", k=8, n_tokens=300_000, batch_size=1024
+    )
+    assert matryoshka_widths(cfg, 32) == [32, 64, 128, 256]
+    trained = train_sae(tiny_model(), cfg)
+    assert trained.sae.cfg.d_sae == 256 and trained.sae.cfg.metadata.hook_name == HOOK
+    x = next(activation_stream(tiny_model(), HOOK, batch_size=512, buffer_games=16, seed=5))
+    with torch.no_grad():
+        active = (trained.sae.encode(x) > 0).float().sum(-1).mean()
+    assert 0 < active < 32  # sparse: a batch average near k, far from all 256
+
+
+def test_matryoshka_levels_must_fit_the_dictionary():
+    import pytest
+
+    from workbench.saes.train import matryoshka_widths
+
+    with pytest.raises(ValueError, match="matryoshka_levels=0"):
+        matryoshka_widths(SAETrainConfig(hook=HOOK, matryoshka_levels=0), 32)
+    with pytest.raises(ValueError, match="use 1..9 levels"):
+        matryoshka_widths(SAETrainConfig(hook=HOOK, matryoshka_levels=12), 32)

@@ -24,6 +24,10 @@ from sae_lens import SAE
 from sae_lens.config import LoggingConfig, SAETrainerConfig
 from sae_lens.saes.batchtopk_sae import BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig
 from sae_lens.saes.jumprelu_sae import JumpReLUTrainingSAE, JumpReLUTrainingSAEConfig
+from sae_lens.saes.matryoshka_batchtopk_sae import (
+    MatryoshkaBatchTopKTrainingSAE,
+    MatryoshkaBatchTopKTrainingSAEConfig,
+)
 from sae_lens.saes.sae import SAEMetadata
 from sae_lens.saes.standard_sae import StandardTrainingSAE, StandardTrainingSAEConfig
 from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
@@ -36,12 +40,14 @@ from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
 from workbench.saes.loading import hook_width
 
-Architecture = Literal["topk", "batchtopk", "standard", "jumprelu"]
+Architecture = Literal["topk", "batchtopk", "standard", "jumprelu", "matryoshka"]
 ARCHITECTURES: dict[str, tuple[type, type]] = {
     "topk": (TopKTrainingSAEConfig, TopKTrainingSAE),
     "batchtopk": (BatchTopKTrainingSAEConfig, BatchTopKTrainingSAE),
     "standard": (StandardTrainingSAEConfig, StandardTrainingSAE),
     "jumprelu": (JumpReLUTrainingSAEConfig, JumpReLUTrainingSAE),
+    # BatchTopK with nested reconstruction losses (Bussmann et al. 2025), against absorption.
+    "matryoshka": (MatryoshkaBatchTopKTrainingSAEConfig, MatryoshkaBatchTopKTrainingSAE),
 }
 
 
@@ -52,7 +58,9 @@ class SAETrainConfig:
     hook: str  # e.g. "blocks.2.hook_resid_post" or "blocks.2.hook_mlp_out"
     architecture: Architecture = "topk"
     expansion: int = 8  # d_sae = expansion * d_in
-    k: int = 32  # topk / batchtopk: active features per position (batch average for batchtopk)
+    k: int = 32  # topk / batchtopk / matryoshka: active features per position (batch average
+    # for the batch variants)
+    matryoshka_levels: int = 4  # matryoshka: nested prefixes of d_sae / 2**i features, i < levels
     l1_coefficient: float = 5.0  # standard: weight of the L1 penalty
     l0_coefficient: float = 2.0  # jumprelu: weight of the L0 penalty
     lr: float = 4e-4  # Adam
@@ -95,6 +103,17 @@ def activation_stream(
             yield flat[start : start + batch_size]
 
 
+def matryoshka_widths(cfg: SAETrainConfig, d_in: int) -> list[int]:
+    """Nested dictionary sizes, smallest first, ending at the full d_sae."""
+    d_sae = cfg.expansion * d_in
+    if not 1 <= cfg.matryoshka_levels <= d_sae.bit_length():
+        raise ValueError(
+            f"matryoshka_levels={cfg.matryoshka_levels} does not fit d_sae={d_sae}: "
+            f"use 1..{d_sae.bit_length()} levels."
+        )
+    return sorted({d_sae // 2**i for i in range(cfg.matryoshka_levels)})
+
+
 def _training_sae(cfg: SAETrainConfig, d_in: int):
     config_cls, sae_cls = ARCHITECTURES[cfg.architecture]
     knobs = {
@@ -102,6 +121,7 @@ def _training_sae(cfg: SAETrainConfig, d_in: int):
         "batchtopk": {"k": float(cfg.k)},
         "standard": {"l1_coefficient": cfg.l1_coefficient},
         "jumprelu": {"l0_coefficient": cfg.l0_coefficient},
+        "matryoshka": {"k": float(cfg.k), "matryoshka_widths": matryoshka_widths(cfg, d_in)},
     }[cfg.architecture]
     metadata = SAEMetadata(
         model_name=cfg.model_name,
