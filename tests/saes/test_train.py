@@ -61,3 +61,10 @@ def test_matryoshka_levels_must_fit_the_dictionary():
         matryoshka_widths(SAETrainConfig(hook=HOOK, matryoshka_levels=0), 32)
     with pytest.raises(ValueError, match="use 1..9 levels"):
         matryoshka_widths(SAETrainConfig(hook=HOOK, matryoshka_levels=12), 32)
+
+
+def test_matryoshka_levels_are_checked_only_for_matryoshka():
+    from workbench.saes.train import _training_sae
+
+    sae = _training_sae(SAETrainConfig(hook=HOOK, architecture="topk", matryoshka_levels=0), 32)
+    assert sae.cfg.k == 32

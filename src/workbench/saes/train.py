@@ -114,15 +114,25 @@ def matryoshka_widths(cfg: SAETrainConfig, d_in: int) -> list[int]:
     return sorted({d_sae // 2**i for i in range(cfg.matryoshka_levels)})
 
 
+def _sparsity_knobs(cfg: SAETrainConfig, d_in: int) -> dict:
+    """The sae-lens settings of the chosen architecture only (the others' knobs are unused)."""
+    match cfg.architecture:
+        case "topk":
+            return {"k": cfg.k}
+        case "batchtopk":
+            return {"k": float(cfg.k)}
+        case "standard":
+            return {"l1_coefficient": cfg.l1_coefficient}
+        case "jumprelu":
+            return {"l0_coefficient": cfg.l0_coefficient}
+        case "matryoshka":
+            return {"k": float(cfg.k), "matryoshka_widths": matryoshka_widths(cfg, d_in)}
+    raise AssertionError(f"no sparsity settings for {cfg.architecture!r}")  # see __post_init__
+
+
 def _training_sae(cfg: SAETrainConfig, d_in: int):
     config_cls, sae_cls = ARCHITECTURES[cfg.architecture]
-    knobs = {
-        "topk": {"k": cfg.k},
-        "batchtopk": {"k": float(cfg.k)},
-        "standard": {"l1_coefficient": cfg.l1_coefficient},
-        "jumprelu": {"l0_coefficient": cfg.l0_coefficient},
-        "matryoshka": {"k": float(cfg.k), "matryoshka_widths": matryoshka_widths(cfg, d_in)},
-    }[cfg.architecture]
+    knobs = _sparsity_knobs(cfg, d_in)
     metadata = SAEMetadata(
         model_name=cfg.model_name,
         hook_name=cfg.hook,
