@@ -27,7 +27,7 @@ def test_evaluation_row_has_standard_and_board_figures():
 
 
 def test_comparison_table_has_sae_neuron_random_and_probe_rows():
-    from workbench.saes.evaluate import comparison_table
+    from workbench.saes.evaluate import CHANCE, comparison_table
 
     from helpers import random_suite
 
@@ -44,8 +44,8 @@ def test_comparison_table_has_sae_neuron_random_and_probe_rows():
     )
     names = [r["features"] for r in rows]
     assert names[0] == "exact" and names[1] == "on neurons (blocks.0.mlp.hook_post)"
-    assert "MLP neurons" in names[2]
-    assert names[3] == "SAE on a random-init model" and names[4].startswith("linear probes")
+    assert "MLP neurons" in names[2] and names[3] == CHANCE
+    assert names[4] == "SAE on a random-init model" and names[5].startswith("linear probes")
     assert all("reconstruction" in r for r in rows)
     # An exact SAE on the neurons' own space scores exactly as the neurons do, up to the
     # negative half it adds (relu(-x) features), which can only find more.
@@ -100,3 +100,28 @@ def test_coverage_by_layer_scores_random_init_saes_on_the_twin():
     assert random[key] == pytest.approx(on_twin, abs=1e-4)
     assert trained[key] == pytest.approx(on_model, abs=1e-4)
     assert random[key] != pytest.approx(trained[key], abs=1e-4)
+
+
+def test_chance_level_is_the_f1_of_always_saying_yes():
+    """Checked against 2p / (1 + p) per property, p its frequency, averaged over the
+    properties that occur: computed here with numpy from the engine's own boards."""
+    import numpy as np
+
+    from workbench.activations import Labels
+    from workbench.saes.evaluate import chance_metrics
+
+    games = play_games(n_games=40, rng=4)
+    m = chance_metrics(Labels.from_games(games))
+    states = games.boards("relative")[:, 1:60]  # the state after each of the 59 inputs
+    valid = games.moves[:, :59] >= 0
+    groups = {
+        "mine/theirs/empty": np.concatenate([states[valid] == c for c in range(3)], axis=1),
+        "legal": games.legal_mask()[:, 1:60][valid],
+        "flipped": games.flipped_mask()[:, 1:60][valid],
+    }
+    for group, held in groups.items():
+        p = held.mean(0)
+        p = p[p > 0]
+        assert m.coverage[group] == pytest.approx(float(np.mean(2 * p / (1 + p))), abs=1e-5)
+    assert m.reconstruction == pytest.approx(m.reconstruction_majority)  # names no square
+    assert m.reconstruction_f1 == 0.0

@@ -6,7 +6,10 @@ the reconstruction, next-move loss recovered when the SAE's reconstruction repla
 activation ((L_zero - L_sae) / (L_zero - L_clean), with L the cross-entropy against the
 exact legal-move distribution the model was trained on, and L_zero with the site
 zero-ablated), and dead features (never active on the evaluation games).
-Board-grounded: coverage and reconstruction from ``saes.board``.
+Board-grounded: coverage and reconstruction from ``saes.board``, with the chance level
+next to them: a feature that fires at every position, whose F1 for a property held on a
+fraction p of positions is 2p / (1 + p). Coverage rewards density on common properties
+(an empty square early in the game), so a sparse feature can fall below it there.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sae_lens import SAE
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from workbench.activations import Activations, harvest
+from workbench.activations import Activations, Labels, harvest
 from workbench.othello.engine import GameRecord, play_games
 from workbench.othello.tokens import model_inputs, next_move_targets
 from workbench.probes import ProbeSuite
@@ -163,6 +166,16 @@ def _board_metrics(scores: FeatureScores, feature_acts, acts: Activations) -> Bo
     )
 
 
+CHANCE = "a feature that always fires (chance level)"
+
+
+def chance_metrics(labels: Labels) -> BoardMetrics:
+    """The board-grounded scores of one feature that fires at every position: the floor
+    any feature set should clear (module doc)."""
+    n = int(labels.valid.sum())
+    return board_metrics(torch.ones(n, 1), Activations({}, labels=labels))
+
+
 def neuron_activations(model: HookedTransformer, games: GameRecord, layer: int) -> Activations:
     return harvest(model, games, [f"blocks.{layer}.mlp.hook_post"], progress=False)
 
@@ -221,8 +234,9 @@ def comparison_table(
     suite: ProbeSuite | None = None,
     random_init: tuple[HookedTransformer, SAE] | None = None,
 ) -> list[dict]:
-    """SAEs at ``hook`` next to the MLP neurons of that layer, the probes at that site and
-    an SAE trained on a random-init model: one row each, same games, same metrics."""
+    """SAEs at ``hook`` next to the MLP neurons of that layer, the chance level, the probes
+    at that site and an SAE trained on a random-init model: one row each, same games, same
+    metrics."""
     rows = []
     for name, sae in saes.items():
         # An SAE that records another site (e.g. the same layer's MLP neurons) is read there.
@@ -235,6 +249,7 @@ def comparison_table(
     neurons = neuron_activations(model, games, layer)
     flat = neurons.flat(f"blocks.{layer}.mlp.hook_post")[0].float()
     rows.append(board_metrics(flat, neurons).row(f"MLP neurons (blocks.{layer}.mlp.hook_post)"))
+    rows.append(chance_metrics(neurons.labels).row(CHANCE))
     if random_init is not None:
         random_model, random_sae = random_init
         acts = harvest(random_model, games, [hook], progress=False)
