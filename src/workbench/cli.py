@@ -266,6 +266,25 @@ def _sae_table(args: argparse.Namespace) -> None:
         sys.stdout.write(json.dumps(row) + "\n")
 
 
+def _artefacts(args: argparse.Namespace) -> None:
+    from workbench import artefacts
+    from workbench.models import load_model
+    from workbench.probe_suite import load_probes
+
+    n_layers = load_model(args.model).cfg.n_layers
+    first = artefacts.probe_steps(args.model)
+    total = len(first) + len(artefacts.sae_steps(args.model, n_layers, 0))
+    if not 1 <= args.start <= total:
+        raise SystemExit(f"--start {args.start}: the plan has steps 1..{total} (see --dry-run).")
+    artefacts.run(first[args.start - 1 :], first=args.start, dry_run=args.dry_run)
+    layer = args.best_layer
+    if layer is None:  # the probes just trained (or, on a dry run, the shipped ones)
+        layer = artefacts.best_layer(load_probes(args.model), n_layers)
+    rest = artefacts.sae_steps(args.model, n_layers, layer)
+    skip = max(0, args.start - 1 - len(first))
+    artefacts.run(rest[skip:], first=len(first) + 1 + skip, dry_run=args.dry_run)
+
+
 def _transcoders(args: argparse.Namespace) -> None:
     from workbench.circuits.transcoders import (
         TranscoderTrainConfig,
@@ -436,6 +455,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--out", default=None, help="table file (default: the shipped evaluation.json)")
     p.set_defaults(func=_sae_table)
+
+    p = sub.add_parser("artefacts", help="re-derive a model's probes, SAEs, tables, transcoders")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--dry-run", action="store_true", help="print the numbered steps only")
+    p.add_argument("--start", type=int, default=1, help="resume at this step number")
+    p.add_argument("--best-layer", type=int, default=None, help="default: the probes' best")
+    p.set_defaults(func=_artefacts)
 
     p = sub.add_parser("transcoders", help="train per-layer (skip) transcoders and ship them")
     p.add_argument("model", nargs="?", default="othello")

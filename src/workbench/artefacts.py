@@ -1,0 +1,97 @@
+"""Re-derive everything shipped for an OthelloGPT from its weights (``workbench artefacts``).
+
+Probes, SAEs, transcoders and their tables are trained on one model's weights: a new or
+retrained model invalidates all of them. The plan below rebuilds them with the settings
+the shipped ones record in their own ``training.json`` / ``probes.json`` (a test holds it
+to those records), as ``workbench`` commands run one after another:
+
+1. The probe suite (all properties, random-init baselines); its best mine/theirs/empty
+   residual site, blocks.L*, decides where the comparison SAEs go.
+2. The probe intervention sweep, with those probes.
+3. A topk SAE and its random-init twin at every ``blocks.L.hook_resid_post`` (more
+   activations at L*), then batchtopk and standard SAEs at L* and a topk SAE on
+   ``blocks.L*.hook_mlp_out``.
+4. The comparison table (SAEs vs neurons, chance, random init, probes) at every residual site.
+5. Skip transcoders at every layer.
+
+Every step writes atomically and is a command of its own, so an interrupted rebuild
+resumes with ``--start N`` (the step numbers ``--dry-run`` prints).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from workbench.probes import ProbeSuite
+
+PROBES = ["--games", "2000", "--steps", "400"]
+INTERVENTIONS = ["--games", "500", "--edits", "200", "--scales", "3,10,30", "--modes", "from"]
+SAE = ["--threads", "1", "--architecture"]
+TOKENS, BEST_SITE_TOKENS = 3_000_000, 4_000_000  # activations per SAE; more at the best site
+TABLE_GAMES = 1000
+TRANSCODERS = ["--l1", "0.1", "--tokens", "2000000"]
+
+
+@dataclass(frozen=True)
+class Step:
+    argv: list[str]  # a ``workbench`` command line, without the program name
+    why: str
+
+    def __str__(self) -> str:
+        return "workbench " + " ".join(self.argv)
+
+
+def probe_steps(model: str) -> list[Step]:
+    return [
+        Step(["probes", model, *PROBES], "probe suite; picks the best site"),
+        Step(["interventions", model, *INTERVENTIONS], "probe-direction edits"),
+    ]
+
+
+def sae_steps(model: str, n_layers: int, best_layer: int) -> list[Step]:
+    """Steps 3-5 of the module doc, once the best residual layer is known."""
+    if not 0 <= best_layer < n_layers:
+        raise ValueError(f"best_layer {best_layer} is not a layer of a {n_layers}-layer model.")
+    steps = []
+    for layer in range(n_layers):
+        hook = f"blocks.{layer}.hook_resid_post"
+        tokens = str(BEST_SITE_TOKENS if layer == best_layer else TOKENS)
+        for extra in ([], ["--random-init"]):
+            argv = ["sae", model, "--hook", hook, *SAE, "topk", "--k", "32", "--tokens", tokens]
+            steps.append(Step(argv + extra, f"topk SAE{' on a random-init twin' if extra else ''}"))
+    best = f"blocks.{best_layer}.hook_resid_post"
+    tokens = str(BEST_SITE_TOKENS)
+    steps += [
+        Step(["sae", model, "--hook", best, *SAE, "batchtopk", "--k", "32", "--tokens", tokens],
+             "batchtopk SAE at the best site"),
+        Step(["sae", model, "--hook", best, *SAE, "standard", "--l1", "1.0", "--tokens", tokens],
+             "standard (L1) SAE at the best site"),
+        Step(["sae", model, "--hook", f"blocks.{best_layer}.hook_mlp_out", *SAE, "topk", "--k",
+              "32", "--tokens", str(TOKENS)], "topk SAE on the best layer's MLP output"),
+    ]  # fmt: skip
+    for layer in range(n_layers):
+        hook = f"blocks.{layer}.hook_resid_post"
+        argv = ["sae-table", model, "--hook", hook, "--games", str(TABLE_GAMES)]
+        steps.append(Step(argv, "comparison table"))
+    steps.append(Step(["transcoders", model, *TRANSCODERS], "skip transcoders, every layer"))
+    return steps
+
+
+def best_layer(suite: ProbeSuite, n_layers: int) -> int:
+    """The layer whose residual stream the mine/theirs/empty probe reads best."""
+    scores = [
+        suite.mean_accuracy("relative", f"blocks.{layer}.hook_resid_post")
+        for layer in range(n_layers)
+    ]
+    return max(range(n_layers), key=scores.__getitem__)
+
+
+def run(steps: list[Step], *, first: int, dry_run: bool, out=sys.stdout) -> None:
+    """Run (or print) ``steps`` numbered from ``first``; stop at the first failure."""
+    for number, step in enumerate(steps, start=first):
+        out.write(f"[{number}] {step}    # {step.why}\n")
+        out.flush()
+        if not dry_run:
+            subprocess.run([sys.executable, "-m", "workbench", *step.argv], check=True)

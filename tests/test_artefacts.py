@@ -1,0 +1,84 @@
+"""The rebuild plan against the records of what is shipped: every shipped SAE, table and
+transcoder of the default model was made by a command the plan runs, and vice versa."""
+
+import json
+import shlex
+
+import pytest
+
+from workbench import artefacts
+from workbench.models.registry import DATA_DIR
+from workbench.probe_suite import load_probes
+
+
+def _options(command: str, verb: str) -> dict:
+    """``--name value`` pairs (flags map to True) after ``verb`` in a recorded command line."""
+    words = shlex.split(command)
+    words = words[words.index(verb) + 2 :]  # skip the program, the verb and the model
+    options, i = {}, 0
+    while i < len(words):
+        if i + 1 < len(words) and not words[i + 1].startswith("--"):
+            options[words[i]], i = words[i + 1], i + 2
+        else:
+            options[words[i]], i = True, i + 1
+    return options
+
+
+def _plan(verb: str) -> list[dict]:
+    suite = load_probes("othello")
+    layer = artefacts.best_layer(suite, 4)
+    steps = artefacts.probe_steps("othello") + artefacts.sae_steps("othello", 4, layer)
+    return [_options("workbench " + shlex.join(s.argv), verb) for s in steps if s.argv[0] == verb]
+
+
+def _shipped(pattern: str, verb: str, key: str) -> list[dict]:
+    files = sorted(DATA_DIR.glob(pattern))
+    assert files, pattern
+    return [_options(json.loads(f.read_text())[key], verb) for f in files]
+
+
+def _same(a: list[dict], b: list[dict]) -> bool:
+    key = lambda o: json.dumps(o, sort_keys=True)  # noqa: E731
+    return sorted(map(key, a)) == sorted(map(key, b))
+
+
+def test_best_layer_is_where_the_shipped_probes_read_the_board_best():
+    assert artefacts.best_layer(load_probes("othello"), 4) == 2  # README: blocks.2, 87.48%
+
+
+def test_plan_reproduces_every_shipped_sae():
+    assert _same(_plan("sae"), _shipped("saes/othello/*/*/training.json", "sae", "command"))
+
+
+def test_plan_reproduces_every_shipped_table_and_the_transcoders():
+    tables = _shipped("saes/othello/*/evaluation.json", "sae-table", "command")
+    assert _same(_plan("sae-table"), tables)
+    transcoders = _shipped("transcoders/othello/*/training.json", "transcoders", "command")
+    assert all(t == transcoders[0] for t in transcoders)  # one command trained every layer
+    assert _same(_plan("transcoders"), transcoders[:1])
+
+
+def test_plan_reproduces_the_probe_suite_and_interventions():
+    record = json.loads((DATA_DIR / "probes/othello/probes.json").read_text())["config"]
+    (probes,) = _plan("probes")
+    assert (int(probes["--games"]), int(probes["--steps"])) == (
+        record["n_games"],
+        record["steps"],
+    )
+    shipped = _shipped("probes/othello/interventions.json", "interventions", "command")
+    assert _same(_plan("interventions"), shipped)
+
+
+def test_a_layer_outside_the_model_is_refused():
+    with pytest.raises(ValueError, match="not a layer"):
+        artefacts.sae_steps("othello", 4, 4)
+
+
+def test_dry_run_numbers_the_steps_and_runs_nothing():
+    import io
+
+    out = io.StringIO()
+    steps = artefacts.sae_steps("othello", 2, 1)
+    artefacts.run(steps, first=3, dry_run=True, out=out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == len(steps) and lines[0].startswith("[3] workbench sae othello")
