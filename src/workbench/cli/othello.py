@@ -1,0 +1,73 @@
+"""``workbench train / eval / ship / models``: OthelloGPTs, trained, scored and shipped."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from workbench.cli.flags import config_arguments, overrides
+from workbench.training.train import TrainConfig
+
+
+def _train(args: argparse.Namespace) -> None:
+    from workbench.training import PRESETS, train
+
+    if args.preset not in PRESETS:
+        raise SystemExit(f"Unknown preset {args.preset!r}; choose from {sorted(PRESETS)}.")
+    changes = overrides(args, TrainConfig)
+    cfg = TrainConfig(model=PRESETS[args.preset], out_dir=args.out, **changes)
+    state = train(cfg)
+    sys.stdout.write(json.dumps({"step": state.step, "best_score": state.best_score}) + "\n")
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from workbench.evaluation import evaluate_legal_moves, held_out_games
+    from workbench.models import load_model
+
+    model = load_model(args.model) if args.path is None else load_model(args.model, path=args.path)
+    games = held_out_games(args.games, policy=args.policy)
+    metrics = evaluate_legal_moves(model, games).to_dict()
+    sys.stdout.write(json.dumps({"model": args.model, "policy": args.policy, **metrics}) + "\n")
+
+
+def _ship(args: argparse.Namespace) -> None:
+    from workbench.training.ship import ship
+
+    card = ship(
+        args.run, args.name, train_command=args.train_command, dtype=args.dtype, n_games=args.games
+    )
+    sys.stdout.write(json.dumps(card["evaluation"], indent=2) + "\n")
+
+
+def _models(args: argparse.Namespace) -> None:
+    from workbench.models import list_models
+
+    for entry in list_models():
+        sys.stdout.write(f"{entry.name:16s} {entry.status:12s} {entry.description}\n")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train (or resume) an OthelloGPT")
+    p.add_argument("--preset", default="default")
+    p.add_argument("--out", required=True, help="run folder; an existing run is resumed")
+    config_arguments(p, TrainConfig)
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("eval", help="legal-move accuracy of a model on held-out games")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--path", default=None, help="local weights file for a published model")
+    p.add_argument("--games", type=int, default=2000)
+    p.add_argument("--policy", choices=["random", "greedy"], default="random")
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("ship", help="evaluate a run's best model and ship it under data/models")
+    p.add_argument("run", help="run folder (holds best/ and metrics.jsonl)")
+    p.add_argument("--name", required=True, help="folder name under data/models")
+    p.add_argument("--train-command", required=True, help="the command that trained it")
+    p.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    p.add_argument("--games", type=int, default=2000, help="held-out games per policy")
+    p.set_defaults(func=_ship)
+
+    p = sub.add_parser("models", help="list the models the workbench knows")
+    p.set_defaults(func=_models)

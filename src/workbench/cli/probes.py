@@ -1,0 +1,125 @@
+"""``workbench probes / interventions / artefacts``: what is trained on a model's weights."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _probes(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from workbench.probe_suite import build_probe_suite
+    from workbench.probes import ProbeConfig
+
+    suite = build_probe_suite(
+        args.model,
+        n_games=args.games,
+        properties=tuple(args.properties.split(",")),
+        baseline_properties=tuple(p for p in args.baseline.split(",") if p),
+        config=ProbeConfig(steps=args.steps, device=args.device),
+        out=None if args.out is None else Path(args.out),
+    )
+    for key in suite.accuracy:
+        prop, hook = key.split("|")
+        base = suite.mean_accuracy(prop, hook, "baseline") if key in suite.baseline else None
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "probe": key,
+                    "accuracy": suite.mean_accuracy(prop, hook),
+                    "random_init": base,
+                    "majority": suite.mean_accuracy(prop, hook, "majority"),
+                }
+            )
+            + "\n"
+        )
+
+
+def _interventions(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from workbench.interventions import intervention_sweep
+    from workbench.models import load_model
+    from workbench.models.io import write_json
+    from workbench.othello import play_games
+    from workbench.probe_suite import PROBES_DIR, load_probes
+
+    model, suite = load_model(args.model), load_probes(args.model)
+    games = play_games(n_games=args.games, rng=np.random.default_rng(args.seed))
+    scales = tuple(float(x) for x in args.scales.split(","))
+    results = [
+        r.to_dict()
+        for r in intervention_sweep(
+            model,
+            suite,
+            games,
+            n_edits=args.edits,
+            scales=scales,
+            modes=tuple(args.modes.split(",")),
+            seed=args.seed,
+        )
+    ]
+    best = min(results, key=lambda r: r["errors_after"])
+    summary = {
+        "command": " ".join(sys.argv),
+        "best": best,
+        "ratio": best["errors_after"] / best["errors_before"],
+        "results": results,
+    }
+    write_json(PROBES_DIR / args.model / "interventions.json", summary)
+    for r in results:
+        sys.stdout.write(json.dumps(r) + "\n")
+    sys.stdout.write(json.dumps({"best": best, "ratio": summary["ratio"]}) + "\n")
+
+
+def _artefacts(args: argparse.Namespace) -> None:
+    from workbench import artefacts
+    from workbench.models import load_model
+    from workbench.probe_suite import load_probes
+
+    n_layers = load_model(args.model).cfg.n_layers
+    first = artefacts.probe_steps(args.model)
+    total = len(first) + len(artefacts.sae_steps(args.model, n_layers, 0))
+    if not 1 <= args.start <= total:
+        raise SystemExit(f"--start {args.start}: the plan has steps 1..{total} (see --dry-run).")
+    artefacts.run(first[args.start - 1 :], first=args.start, dry_run=args.dry_run)
+    layer = args.best_layer
+    if layer is None:  # the probes just trained (or, on a dry run, the shipped ones)
+        layer = artefacts.best_layer(load_probes(args.model), n_layers)
+    rest = artefacts.sae_steps(args.model, n_layers, layer)
+    skip = max(0, args.start - 1 - len(first))
+    artefacts.run(rest[skip:], first=len(first) + 1 + skip, dry_run=args.dry_run)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("probes", help="train, score and ship the probe suite of a model")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--games", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=600, help="Adam steps per probe")
+    p.add_argument("--properties", default="relative,absolute,flipped,legal")
+    p.add_argument(
+        "--baseline",
+        default="relative,absolute,flipped,legal",
+        help="properties that also get the random-init baseline ('' for none)",
+    )
+    p.add_argument("--device", default="cpu", help="where to harvest and fit (cuda on a GPU)")
+    p.add_argument("--out", default=None, help="suite folder (default: data/probes/MODEL)")
+    p.set_defaults(func=_probes)
+
+    p = sub.add_parser("interventions", help="Li et al.'s intervention sweep with shipped probes")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--games", type=int, default=500)
+    p.add_argument("--edits", type=int, default=500)
+    p.add_argument("--scales", default="1,3,10,30")
+    p.add_argument("--modes", default="single,from")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=_interventions)
+
+    p = sub.add_parser("artefacts", help="re-derive a model's probes, SAEs, tables, transcoders")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--dry-run", action="store_true", help="print the numbered steps only")
+    p.add_argument("--start", type=int, default=1, help="resume at this step number")
+    p.add_argument("--best-layer", type=int, default=None, help="default: the probes' best")
+    p.set_defaults(func=_artefacts)

