@@ -82,3 +82,16 @@ def test_dry_run_numbers_the_steps_and_runs_nothing():
     artefacts.run(steps, first=3, dry_run=True, out=out)
     lines = out.getvalue().splitlines()
     assert len(lines) == len(steps) and lines[0].startswith("[3] workbench sae othello")
+
+
+def test_steps_run_as_commands_and_a_failure_stops_the_rebuild():
+    import io
+    import subprocess
+
+    out = io.StringIO()
+    artefacts.run([artefacts.Step(["models"], "list")], first=1, dry_run=False, out=out)
+    bad = [artefacts.Step(["eval", "no-such-model"], "fails"), artefacts.Step(["models"], "")]
+    with pytest.raises(subprocess.CalledProcessError):
+        artefacts.run(bad, first=1, dry_run=False, out=out)
+    assert "[1] workbench models" in out.getvalue()
+    assert "[2] workbench models" not in out.getvalue()  # nothing after the failure ran
