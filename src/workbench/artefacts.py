@@ -15,7 +15,9 @@ to those records), as ``workbench`` commands run one after another:
 5. Skip transcoders at every layer.
 
 Every step writes atomically and is a command of its own, so an interrupted rebuild
-resumes with ``--start N`` (the step numbers ``--dry-run`` prints).
+resumes with ``--start N`` (the step numbers ``--dry-run`` prints). Steps overwrite in
+place; folders of the old model that the new plan does not write (another best layer's
+SAEs) are left for you to remove, and the plan's test lists them by failing.
 """
 
 from __future__ import annotations
@@ -88,8 +90,9 @@ def best_layer(suite: ProbeSuite, n_layers: int) -> int:
     return max(range(n_layers), key=scores.__getitem__)
 
 
-def run(steps: list[Step], *, first: int, dry_run: bool, out=sys.stdout) -> None:
+def run(steps: list[Step], *, first: int, dry_run: bool, out=None) -> None:
     """Run (or print) ``steps`` numbered from ``first``; stop at the first failure."""
+    out = out or sys.stdout
     for number, step in enumerate(steps, start=first):
         out.write(f"[{number}] {step}    # {step.why}\n")
         out.flush()
