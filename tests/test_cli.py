@@ -34,6 +34,7 @@ def test_training_flags_cover_every_config_field(command, config, capsys):
             assert f"--{f.name.replace('_', '-')}" in usage, f.name
 
 
-def test_an_unknown_preset_is_a_clear_error(tmp_path):
-    with pytest.raises(SystemExit, match="Unknown preset 'huge'; choose from"):
-        main(["train", "--preset", "huge", "--out", str(tmp_path)])
+@pytest.mark.parametrize(("command", "valid"), [("train", "'default'"), ("train-lm", "'2l'")])
+def test_an_unknown_preset_is_a_clear_error(command, valid, tmp_path):
+    with pytest.raises(SystemExit, match=f"Unknown preset 'huge'; choose from .*{valid}"):
+        main([command, "--preset", "huge", "--out", str(tmp_path)])

@@ -1,4 +1,5 @@
-"""Command-line flags generated from a training config dataclass."""
+"""The training commands' shared flags: a preset, a run folder, and one optional flag per
+field of the training config dataclass."""
 
 from __future__ import annotations
 
@@ -6,15 +7,30 @@ import argparse
 from dataclasses import fields
 
 
-def overrides(args: argparse.Namespace, config_class) -> dict:
-    return {
+def add_training_command(
+    sub: argparse._SubParsersAction, name: str, help: str, *, preset: str, config_class, func
+) -> None:
+    """``workbench NAME --preset P --out RUN [--<config field> VALUE ...]``."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("--preset", default=preset)
+    p.add_argument("--out", required=True, help="run folder; an existing run is resumed")
+    _config_arguments(p, config_class)
+    p.set_defaults(func=func)
+
+
+def training_config(args: argparse.Namespace, config_class, presets: dict):
+    """The config the flags describe: the preset's model, the run folder, the flags given."""
+    if args.preset not in presets:
+        raise SystemExit(f"Unknown preset {args.preset!r}; choose from {sorted(presets)}.")
+    changes = {
         f.name: getattr(args, f.name)
         for f in fields(config_class)
         if f.name != "model" and getattr(args, f.name, None) is not None
     }
+    return config_class(model=presets[args.preset], out_dir=args.out, **changes)
 
 
-def config_arguments(p: argparse.ArgumentParser, config_class) -> None:
+def _config_arguments(p: argparse.ArgumentParser, config_class) -> None:
     """One optional flag per field of a training config (None: keep the default)."""
     none_default_types = {"max_minutes": float, "threads": int}
     for f in fields(config_class):

@@ -6,18 +6,15 @@ import argparse
 import json
 import sys
 
-from workbench.cli.flags import config_arguments, overrides
+from workbench.cli.flags import add_training_command, training_config
 from workbench.training.lm import LMTrainConfig
 
 
 def _train_lm(args: argparse.Namespace) -> None:
-    from workbench.training.lm import LMTrainConfig, train_lm
+    from workbench.training.lm import train_lm
     from workbench.training.presets import LM_PRESETS
 
-    if args.preset not in LM_PRESETS:
-        raise SystemExit(f"Unknown preset {args.preset!r}; choose from {sorted(LM_PRESETS)}.")
-    changes = overrides(args, LMTrainConfig)
-    best = train_lm(LMTrainConfig(model=LM_PRESETS[args.preset], out_dir=args.out, **changes))
+    best = train_lm(training_config(args, LMTrainConfig, LM_PRESETS))
     sys.stdout.write(f"best model: {best}\n")
 
 
@@ -40,11 +37,14 @@ def _lm_eval(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-lm", help="train (or resume) a small language model on the corpus")
-    p.add_argument("--preset", default="attn-only-2l")
-    p.add_argument("--out", required=True, help="run folder; an existing run is resumed")
-    config_arguments(p, LMTrainConfig)
-    p.set_defaults(func=_train_lm)
+    add_training_command(
+        sub,
+        "train-lm",
+        "train (or resume) a small language model on the corpus",
+        preset="attn-only-2l",
+        config_class=LMTrainConfig,
+        func=_train_lm,
+    )
 
     p = sub.add_parser("ship-lm", help="evaluate a language-model run's best model and ship it")
     p.add_argument("run", help="run folder (holds best/ and metrics.jsonl)")

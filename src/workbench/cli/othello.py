@@ -6,18 +6,14 @@ import argparse
 import json
 import sys
 
-from workbench.cli.flags import config_arguments, overrides
+from workbench.cli.flags import add_training_command, training_config
 from workbench.training.train import TrainConfig
 
 
 def _train(args: argparse.Namespace) -> None:
     from workbench.training import PRESETS, train
 
-    if args.preset not in PRESETS:
-        raise SystemExit(f"Unknown preset {args.preset!r}; choose from {sorted(PRESETS)}.")
-    changes = overrides(args, TrainConfig)
-    cfg = TrainConfig(model=PRESETS[args.preset], out_dir=args.out, **changes)
-    state = train(cfg)
+    state = train(training_config(args, TrainConfig, PRESETS))
     sys.stdout.write(json.dumps({"step": state.step, "best_score": state.best_score}) + "\n")
 
 
@@ -48,11 +44,14 @@ def _models(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train (or resume) an OthelloGPT")
-    p.add_argument("--preset", default="default")
-    p.add_argument("--out", required=True, help="run folder; an existing run is resumed")
-    config_arguments(p, TrainConfig)
-    p.set_defaults(func=_train)
+    add_training_command(
+        sub,
+        "train",
+        "train (or resume) an OthelloGPT",
+        preset="default",
+        config_class=TrainConfig,
+        func=_train,
+    )
 
     p = sub.add_parser("eval", help="legal-move accuracy of a model on held-out games")
     p.add_argument("model", nargs="?", default="othello")
