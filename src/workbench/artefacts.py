@@ -30,7 +30,6 @@ from workbench.probes import ProbeSuite
 
 PROBES = ["--games", "2000", "--steps", "400"]
 INTERVENTIONS = ["--games", "500", "--edits", "200", "--scales", "3,10,30", "--modes", "from"]
-SAE = ["--threads", "1", "--architecture"]
 TOKENS, BEST_SITE_TOKENS = 3_000_000, 4_000_000  # activations per SAE; more at the best site
 TABLE_GAMES = 1000
 TRANSCODERS = ["--l1", "0.1", "--tokens", "2000000"]
@@ -56,22 +55,24 @@ def sae_steps(model: str, n_layers: int, best_layer: int) -> list[Step]:
     """Steps 3-5 of the module doc, once the best residual layer is known."""
     if not 0 <= best_layer < n_layers:
         raise ValueError(f"best_layer {best_layer} is not a layer of a {n_layers}-layer model.")
+
+    def sae(hook: str, architecture: str, sparsity: list[str], tokens: int) -> list[str]:
+        return ["sae", model, "--hook", hook, "--threads", "1", "--architecture", architecture,
+                *sparsity, "--tokens", str(tokens)]  # fmt: skip
+
+    topk, best = ["--k", "32"], f"blocks.{best_layer}.hook_resid_post"
     steps = []
     for layer in range(n_layers):
-        hook = f"blocks.{layer}.hook_resid_post"
-        tokens = str(BEST_SITE_TOKENS if layer == best_layer else TOKENS)
-        for extra in ([], ["--random-init"]):
-            argv = ["sae", model, "--hook", hook, *SAE, "topk", "--k", "32", "--tokens", tokens]
-            steps.append(Step(argv + extra, f"topk SAE{' on a random-init twin' if extra else ''}"))
-    best = f"blocks.{best_layer}.hook_resid_post"
-    tokens = str(BEST_SITE_TOKENS)
+        tokens = BEST_SITE_TOKENS if layer == best_layer else TOKENS
+        argv = sae(f"blocks.{layer}.hook_resid_post", "topk", topk, tokens)
+        steps.append(Step(argv, "topk SAE"))
+        steps.append(Step([*argv, "--random-init"], "topk SAE on a random-init twin"))
     steps += [
-        Step(["sae", model, "--hook", best, *SAE, "batchtopk", "--k", "32", "--tokens", tokens],
-             "batchtopk SAE at the best site"),
-        Step(["sae", model, "--hook", best, *SAE, "standard", "--l1", "1.0", "--tokens", tokens],
+        Step(sae(best, "batchtopk", topk, BEST_SITE_TOKENS), "batchtopk SAE at the best site"),
+        Step(sae(best, "standard", ["--l1", "1.0"], BEST_SITE_TOKENS),
              "standard (L1) SAE at the best site"),
-        Step(["sae", model, "--hook", f"blocks.{best_layer}.hook_mlp_out", *SAE, "topk", "--k",
-              "32", "--tokens", str(TOKENS)], "topk SAE on the best layer's MLP output"),
+        Step(sae(f"blocks.{best_layer}.hook_mlp_out", "topk", topk, TOKENS),
+             "topk SAE on the best layer's MLP output"),
     ]  # fmt: skip
     for layer in range(n_layers):
         hook = f"blocks.{layer}.hook_resid_post"
