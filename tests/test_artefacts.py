@@ -1,10 +1,12 @@
 """The rebuild plan against the records of what is shipped: every shipped SAE, table and
 transcoder of the default model was made by a command the plan runs, and vice versa."""
 
+import io
 import json
 import shlex
 
 import pytest
+from sae_lens import SAE
 
 from workbench import artefacts
 from workbench.models.registry import DATA_DIR
@@ -75,7 +77,6 @@ def test_a_layer_outside_the_model_is_refused():
 
 
 def test_dry_run_numbers_the_steps_and_runs_nothing():
-    import io
 
     out = io.StringIO()
     steps = artefacts.sae_steps("othello", 2, 1)
@@ -85,7 +86,6 @@ def test_dry_run_numbers_the_steps_and_runs_nothing():
 
 
 def test_steps_run_as_commands_and_a_failure_stops_the_rebuild():
-    import io
     import subprocess
 
     out = io.StringIO()
@@ -95,3 +95,33 @@ def test_steps_run_as_commands_and_a_failure_stops_the_rebuild():
         artefacts.run(bad, first=1, dry_run=False, out=out)
     assert "[1] workbench models" in out.getvalue()
     assert "[2] workbench models" not in out.getvalue()  # nothing after the failure ran
+
+
+def test_a_group_runs_side_by_side_and_a_failure_starts_nothing_more():
+    import subprocess
+
+    group = [
+        artefacts.Step(["eval", "no-such-model"], "fails", group="g"),
+        artefacts.Step(["models"], "starts beside it, or never", group="g"),
+    ]
+    for jobs, second_started in ((2, True), (1, False)):
+        out = io.StringIO()
+        with pytest.raises(subprocess.CalledProcessError):
+            artefacts.run(group, first=1, dry_run=False, out=out, jobs=jobs)
+        assert "[1] workbench eval" in out.getvalue()
+        assert ("[2] workbench models" in out.getvalue()) == second_started
+
+
+def test_sae_steps_share_a_cache_that_is_removed_after_them_and_not_recorded(tmp_path):
+    sae = ["sae", "othello", "--hook", "blocks.0.hook_resid_post", "--threads", "1",
+           "--tokens", "4096", "--eval-games", "5", "--out", str(tmp_path / "sae")]  # fmt: skip
+    out = io.StringIO()
+    steps = [artefacts.Step(sae, "tiny SAE", group="sae"), artefacts.Step(["models"], "after")]
+    artefacts.run(steps, first=1, dry_run=False, out=out, activation_cache=tmp_path / "cache")
+    assert f"--activation-cache {tmp_path / 'cache' / 'sae'}" in out.getvalue()
+    assert "[2] workbench models    #" in out.getvalue()  # no cache for steps outside a group
+    assert (tmp_path / "cache").exists() and not (tmp_path / "cache" / "sae").exists()
+    record = json.loads((tmp_path / "sae" / "training.json").read_text())
+    assert "--activation-cache" not in record["command"] and "--tokens 4096" in record["command"]
+    saved = SAE.load_from_disk(str(tmp_path / "sae"))
+    assert saved.cfg.metadata.hook_name == "blocks.0.hook_resid_post"

@@ -8,9 +8,10 @@ to those records), as ``workbench`` commands run one after another:
 1. The probe suite (all properties, random-init baselines); its best mine/theirs/empty
    residual site, blocks.L*, decides where the comparison SAEs go.
 2. The probe intervention sweep, with those probes.
-3. A topk SAE and its random-init twin at every ``blocks.L.hook_resid_post`` (more
-   activations at L*), then batchtopk and standard SAEs at L* and a topk SAE on
-   ``blocks.L*.hook_mlp_out``.
+3. A topk SAE at every ``blocks.L.hook_resid_post`` (more activations at L*), batchtopk
+   and standard SAEs at L*, a topk SAE on ``blocks.L*.hook_mlp_out``; then the topk SAEs'
+   random-init twins. The SAEs of one model can run side by side (``--jobs``) and harvest
+   the model's activations once for all of them (``--activation-cache``).
 4. The comparison table (SAEs vs neurons, chance, random init, probes) at every residual site.
 5. Skip transcoders at every layer.
 
@@ -22,9 +23,13 @@ SAEs) are left for you to remove, and the plan's test lists them by failing.
 
 from __future__ import annotations
 
+import itertools
+import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from workbench.probes import ProbeSuite
 
@@ -39,6 +44,7 @@ TRANSCODERS = ["--l1", "0.1", "--tokens", "2000000"]
 class Step:
     argv: list[str]  # a ``workbench`` command line, without the program name
     why: str
+    group: str | None = None  # SAE steps on one model: may run side by side, share a cache
 
     def __str__(self) -> str:
         return "workbench " + " ".join(self.argv)
@@ -61,19 +67,24 @@ def sae_steps(model: str, n_layers: int, best_layer: int) -> list[Step]:
                 *sparsity, "--tokens", str(tokens)]  # fmt: skip
 
     topk, best = ["--k", "32"], f"blocks.{best_layer}.hook_resid_post"
-    steps = []
-    for layer in range(n_layers):
-        tokens = BEST_SITE_TOKENS if layer == best_layer else TOKENS
-        argv = sae(f"blocks.{layer}.hook_resid_post", "topk", topk, tokens)
-        steps.append(Step(argv, "topk SAE"))
-        steps.append(Step([*argv, "--random-init"], "topk SAE on a random-init twin"))
-    steps += [
-        Step(sae(best, "batchtopk", topk, BEST_SITE_TOKENS), "batchtopk SAE at the best site"),
-        Step(sae(best, "standard", ["--l1", "1.0"], BEST_SITE_TOKENS),
-             "standard (L1) SAE at the best site"),
-        Step(sae(f"blocks.{best_layer}.hook_mlp_out", "topk", topk, TOKENS),
-             "topk SAE on the best layer's MLP output"),
+    every_layer = [
+        sae(f"blocks.{layer}.hook_resid_post", "topk", topk,
+            BEST_SITE_TOKENS if layer == best_layer else TOKENS)
+        for layer in range(n_layers)
     ]  # fmt: skip
+    steps = [Step(argv, "topk SAE", group="sae") for argv in every_layer]
+    steps += [
+        Step(sae(best, "batchtopk", topk, BEST_SITE_TOKENS), "batchtopk SAE at the best site",
+             group="sae"),
+        Step(sae(best, "standard", ["--l1", "1.0"], BEST_SITE_TOKENS),
+             "standard (L1) SAE at the best site", group="sae"),
+        Step(sae(f"blocks.{best_layer}.hook_mlp_out", "topk", topk, TOKENS),
+             "topk SAE on the best layer's MLP output", group="sae"),
+    ]  # fmt: skip
+    steps += [
+        Step([*argv, "--random-init"], "topk SAE on a random-init twin", group="sae-random-init")
+        for argv in every_layer
+    ]
     for layer in range(n_layers):
         hook = f"blocks.{layer}.hook_resid_post"
         argv = ["sae-table", model, "--hook", hook, "--games", str(TABLE_GAMES)]
@@ -91,11 +102,51 @@ def best_layer(suite: ProbeSuite, n_layers: int) -> int:
     return max(range(n_layers), key=scores.__getitem__)
 
 
-def run(steps: list[Step], *, first: int, dry_run: bool, out=None) -> None:
-    """Run (or print) ``steps`` numbered from ``first``; stop at the first failure."""
+def run(
+    steps: list[Step],
+    *,
+    first: int,
+    dry_run: bool,
+    out=None,
+    jobs: int = 1,
+    activation_cache: str | Path | None = None,
+) -> None:
+    """Run (or print) ``steps`` numbered from ``first``; stop at the first failure.
+
+    Consecutive steps of one group run ``jobs`` at a time and, given ``activation_cache``,
+    share the folder ``activation_cache/GROUP`` (``saes.cache``), removed once the group is
+    done (kept after a failure, for the resumed run).
+    """
     out = out or sys.stdout
-    for number, step in enumerate(steps, start=first):
-        out.write(f"[{number}] {step}    # {step.why}\n")
-        out.flush()
-        if not dry_run:
-            subprocess.run([sys.executable, "-m", "workbench", *step.argv], check=True)
+    numbered = enumerate(steps, start=first)
+    for group, members in itertools.groupby(numbered, key=lambda pair: pair[1].group):
+        cache = None
+        if group is not None and activation_cache is not None:
+            cache = Path(activation_cache) / group
+        _run_side_by_side(list(members), jobs if group else 1, cache, dry_run, out)
+        if cache is not None and not dry_run:
+            shutil.rmtree(cache, ignore_errors=True)
+
+
+def _run_side_by_side(members, jobs: int, cache: Path | None, dry_run: bool, out) -> None:
+    """Start the steps in order, at most ``jobs`` at once; after a failure start no more,
+    let the running ones finish, then raise."""
+    pending, running, failed = list(members), [], None
+    while pending or running:
+        while pending and len(running) < jobs and failed is None:
+            number, step = pending.pop(0)
+            argv = step.argv + (["--activation-cache", str(cache)] if cache else [])
+            out.write(f"[{number}] workbench {' '.join(argv)}    # {step.why}\n")
+            out.flush()
+            if not dry_run:
+                command = [sys.executable, "-m", "workbench", *argv]
+                running.append((command, subprocess.Popen(command)))
+        for command, process in list(running):
+            if process.poll() is not None:
+                running.remove((command, process))
+                if process.returncode != 0 and failed is None:
+                    failed = subprocess.CalledProcessError(process.returncode, command)
+        if failed is not None and not running:
+            raise failed
+        if running:
+            time.sleep(0.2)

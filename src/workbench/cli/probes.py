@@ -84,13 +84,18 @@ def _artefacts(args: argparse.Namespace) -> None:
     total = len(first) + len(artefacts.sae_steps(args.model, n_layers, 0))
     if not 1 <= args.start <= total:
         raise SystemExit(f"--start {args.start}: the plan has steps 1..{total} (see --dry-run).")
-    artefacts.run(first[args.start - 1 :], first=args.start, dry_run=args.dry_run)
+    options = {
+        "dry_run": args.dry_run,
+        "jobs": args.jobs,
+        "activation_cache": args.activation_cache,
+    }
+    artefacts.run(first[args.start - 1 :], first=args.start, **options)
     layer = args.best_layer
     if layer is None:  # the probes just trained (or, on a dry run, the shipped ones)
         layer = artefacts.best_layer(load_probes(args.model), n_layers)
     rest = artefacts.sae_steps(args.model, n_layers, layer)
     skip = max(0, args.start - 1 - len(first))
-    artefacts.run(rest[skip:], first=len(first) + 1 + skip, dry_run=args.dry_run)
+    artefacts.run(rest[skip:], first=len(first) + 1 + skip, **options)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -122,4 +127,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the numbered steps only")
     p.add_argument("--start", type=int, default=1, help="resume at this step number")
     p.add_argument("--best-layer", type=int, default=None, help="default: the probes' best")
+    p.add_argument("--jobs", type=int, default=1, help="SAE steps run this many at a time")
+    p.add_argument(
+        "--activation-cache",
+        default=None,
+        metavar="DIR",
+        help="SAE steps share the model's activations here (GBs: workbench.saes.cache); "
+        "removed when they are done",
+    )
     p.set_defaults(func=_artefacts)

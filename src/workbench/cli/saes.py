@@ -20,8 +20,8 @@ def _sae(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     model = load_model(args.model)
     text = model.tokenizer is not None  # a language model: activations from the corpus
-    if args.random_init and text:
-        raise SystemExit("--random-init is for OthelloGPTs only.")
+    if text and (args.random_init or args.activation_cache):
+        raise SystemExit("--random-init and --activation-cache are for OthelloGPTs only.")
     if args.random_init:  # same architecture, random weights: the baseline
         model = random_init_twin(model)
     text_settings = {
@@ -54,14 +54,39 @@ def _sae(args: argparse.Namespace) -> None:
         evaluation = asdict(text_sae_metrics(model, trained.sae, windows, hook=args.hook))
         evaluation["held_out_windows"] = f"{args.eval_games} x 128 tokens"
     else:
-        trained = train_sae(model, cfg)
+        stream = None
+        if args.activation_cache:
+            from workbench.activations import resid_sites
+            from workbench.saes.cache import ActivationCache
+            from workbench.saes.train import activation_stream
+
+            cache = ActivationCache(args.activation_cache, hooks=tuple(resid_sites(model)))
+            stream = activation_stream(
+                model, cfg.hook, batch_size=cfg.batch_size, buffer_games=cfg.buffer_games,
+                seed=cfg.seed, cache=cache,
+            )  # fmt: skip
+        trained = train_sae(model, cfg, activations=stream)
         evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
-    info = {"command": " ".join(sys.argv), **trained.summary(), "evaluation": evaluation}
+    command = _without(sys.argv, "--activation-cache")  # the same SAE with or without it
+    info = {"command": command, **trained.summary(), "evaluation": evaluation}
     folder = args.out or sae_dir(
         args.model, args.hook, args.architecture, random_init=args.random_init
     )
     save_sae(trained.sae, folder, info)
     sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
+
+
+def _without(argv: list[str], option: str) -> str:
+    """The command line ``argv`` less ``option`` and its value."""
+    kept, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == option:
+            skip = True
+        elif not word.startswith(option + "="):
+            kept.append(word)
+    return " ".join(kept)
 
 
 def _sae_table(args: argparse.Namespace) -> None:
@@ -161,6 +186,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument(
         "--out", default=None, help="save here (a sweep) instead of data/saes/MODEL/HOOK/ARCH"
+    )
+    p.add_argument(
+        "--activation-cache",
+        default=None,
+        metavar="DIR",
+        help="keep the model's activations (every residual site) here and reuse them: SAEs "
+        "on one model then run it once; same result, not recorded (workbench.saes.cache)",
     )
     p.set_defaults(func=_sae)
 

@@ -38,6 +38,7 @@ from transformer_lens import HookedTransformer
 from workbench.activations import harvest, validate_hooks
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
+from workbench.saes.cache import ActivationCache
 from workbench.saes.loading import hook_width
 
 Architecture = Literal["topk", "batchtopk", "standard", "jumprelu", "matryoshka"]
@@ -89,13 +90,22 @@ def activation_stream(
     batch_size: int,
     buffer_games: int = 2048,
     seed: int = 0,
+    cache: ActivationCache | None = None,
 ) -> Iterator[Float[Tensor, "batch d_in"]]:
-    """Endless shuffled batches of ``hook`` activations on fresh random games."""
+    """Endless shuffled batches of ``hook`` activations on fresh random games.
+
+    ``cache``: read the model's activations from it where an earlier run harvested them
+    (the same batches either way; ``saes.cache``).
+    """
     validate_hooks(model, [hook])
+    where = None if cache is None else cache.stream_dir(model, seed=seed, buffer_games=buffer_games)
     for chunk in range(10**9):
         rng = np.random.default_rng([seed, chunk])
         games = play_games(n_games=buffer_games, rng=rng)
-        acts = harvest(model, games, [hook], progress=False).acts[hook]
+        if where is None:
+            acts = harvest(model, games, [hook], progress=False).acts[hook]
+        else:
+            acts = cache.chunk(model, games, hook, where / f"chunk-{chunk:06d}")
         flat = acts.reshape(-1, acts.shape[-1])[
             torch.from_numpy(rng.permutation(len(acts) * N_CTX))
         ]
