@@ -71,9 +71,11 @@ def test_plan_reproduces_the_probe_suite_and_interventions():
     assert _same(_plan("interventions"), shipped)
 
 
-def test_a_layer_outside_the_model_is_refused():
+def test_a_layer_outside_the_model_or_no_jobs_is_refused():
     with pytest.raises(ValueError, match="not a layer"):
         artefacts.sae_steps("othello", 4, 4)
+    with pytest.raises(ValueError, match="at least one"):
+        artefacts.run([], first=1, dry_run=True, jobs=0)
 
 
 def test_dry_run_numbers_the_steps_and_runs_nothing():

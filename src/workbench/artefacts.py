@@ -46,9 +46,6 @@ class Step:
     why: str
     group: str | None = None  # SAE steps on one model: may run side by side, share a cache
 
-    def __str__(self) -> str:
-        return "workbench " + " ".join(self.argv)
-
 
 def probe_steps(model: str) -> list[Step]:
     return [
@@ -117,6 +114,8 @@ def run(
     share the folder ``activation_cache/GROUP`` (``saes.cache``), removed once the group is
     done (kept after a failure, for the resumed run).
     """
+    if jobs < 1:
+        raise ValueError(f"jobs={jobs}: at least one step must run at a time.")
     out = out or sys.stdout
     numbered = enumerate(steps, start=first)
     for group, members in itertools.groupby(numbered, key=lambda pair: pair[1].group):
