@@ -38,3 +38,19 @@ def test_training_flags_cover_every_config_field(command, config, capsys):
 def test_an_unknown_preset_is_a_clear_error(command, valid, tmp_path):
     with pytest.raises(SystemExit, match=f"Unknown preset 'huge'; choose from .*{valid}"):
         main([command, "--preset", "huge", "--out", str(tmp_path)])
+
+
+def test_the_recorded_command_names_workbench_and_drops_what_does_not_change_the_result(
+    monkeypatch,
+):
+    from workbench.cli.flags import recorded_command
+
+    argv = ["/somewhere/workbench/__main__.py", "sae", "othello", "--activation-cache", "c",
+            "--extra", "a b=c", "--activation-cache=d", "--k", "32"]  # fmt: skip
+    monkeypatch.setattr("sys.argv", argv)
+    assert recorded_command() == "workbench sae othello --activation-cache c --extra 'a b=c' " + (
+        "--activation-cache=d --k 32"
+    )
+    assert recorded_command(drop=("--activation-cache",)) == (
+        "workbench sae othello --extra 'a b=c' --k 32"
+    )

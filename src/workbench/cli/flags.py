@@ -1,10 +1,28 @@
-"""The training commands' shared flags: a preset, a run folder, and one optional flag per
-field of the training config dataclass."""
+"""What the commands share: the training commands' flags (a preset, a run folder, one
+optional flag per field of the training config dataclass), and the command line that
+artefacts record."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from dataclasses import fields
+
+
+def recorded_command(*, drop: tuple[str, ...] = ()) -> str:
+    """This command line as an artefact records it: ``workbench ARGS`` whichever way it was
+    started (``.venv/bin/workbench``, ``python -m workbench``), less the options in ``drop``
+    and their values (options that change how long it takes, not what it makes)."""
+    kept, skip = [], False
+    for word in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif word in drop:
+            skip = True
+        elif not word.startswith(tuple(f"{option}=" for option in drop)):
+            kept.append(word)
+    return "workbench " + shlex.join(kept)
 
 
 def add_training_command(

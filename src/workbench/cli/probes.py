@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from workbench.cli.flags import recorded_command
+
 
 def _probes(args: argparse.Namespace) -> None:
     from pathlib import Path
@@ -63,7 +65,7 @@ def _interventions(args: argparse.Namespace) -> None:
     ]
     best = min(results, key=lambda r: r["errors_after"])
     summary = {
-        "command": " ".join(sys.argv),
+        "command": recorded_command(),
         "best": best,
         "ratio": best["errors_after"] / best["errors_before"],
         "results": results,

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from workbench.cli.flags import recorded_command
+
 
 def _sae(args: argparse.Namespace) -> None:
     import torch
@@ -67,26 +69,13 @@ def _sae(args: argparse.Namespace) -> None:
             )  # fmt: skip
         trained = train_sae(model, cfg, activations=stream)
         evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
-    command = _without(sys.argv, "--activation-cache")  # the same SAE with or without it
+    command = recorded_command(drop=("--activation-cache",))  # the same SAE either way
     info = {"command": command, **trained.summary(), "evaluation": evaluation}
     folder = args.out or sae_dir(
         args.model, args.hook, args.architecture, random_init=args.random_init
     )
     save_sae(trained.sae, folder, info)
     sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
-
-
-def _without(argv: list[str], option: str) -> str:
-    """The command line ``argv`` less ``option`` and its value."""
-    kept, skip = [], False
-    for word in argv:
-        if skip:
-            skip = False
-        elif word == option:
-            skip = True
-        elif not word.startswith(option + "="):
-            kept.append(word)
-    return " ".join(kept)
 
 
 def _sae_table(args: argparse.Namespace) -> None:
@@ -128,7 +117,7 @@ def _sae_table(args: argparse.Namespace) -> None:
         random_init=random_init,
     )
     out = args.out or SAES_DIR / args.model / args.hook / "evaluation.json"
-    write_json(out, {"command": " ".join(sys.argv), "games": args.games, "rows": rows})
+    write_json(out, {"command": recorded_command(), "games": args.games, "rows": rows})
     for row in rows:
         sys.stdout.write(json.dumps(row) + "\n")
 
@@ -155,7 +144,7 @@ def _transcoders(args: argparse.Namespace) -> None:
             model_name=args.model,
         )
         trained = train_transcoder(model, cfg)
-        info = {"command": " ".join(sys.argv), **trained.summary()}
+        info = {"command": recorded_command(), **trained.summary()}
         folder = save_sae(trained.transcoder, transcoder_dir(args.model, layer), info)
         sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
 
