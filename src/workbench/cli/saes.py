@@ -58,11 +58,11 @@ def _sae(args: argparse.Namespace) -> None:
     else:
         stream = None
         if args.activation_cache:
-            from workbench.activations import resid_sites
             from workbench.saes.cache import ActivationCache
             from workbench.saes.train import activation_stream
 
-            cache = ActivationCache(args.activation_cache, hooks=tuple(resid_sites(model)))
+            sites = tuple(f"blocks.{i}.hook_resid_post" for i in range(model.cfg.n_layers))
+            cache = ActivationCache(args.activation_cache, hooks=sites)
             stream = activation_stream(
                 model, cfg.hook, batch_size=cfg.batch_size, buffer_games=cfg.buffer_games,
                 seed=cfg.seed, cache=cache,
@@ -180,7 +180,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--activation-cache",
         default=None,
         metavar="DIR",
-        help="keep the model's activations (every residual site) here and reuse them: SAEs "
+        help="keep the model's activations (every hook_resid_post) here and reuse them: SAEs "
         "on one model then run it once; same result, not recorded (workbench.saes.cache)",
     )
     p.set_defaults(func=_sae)
