@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from workbench.activations import resid_sites
+from workbench.activations import resid_post_sites
 from workbench.models import load_model
 from workbench.saes.cache import ActivationCache
 from workbench.saes.train import activation_stream
@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(args.model)
-    sites = [s for s in resid_sites(model) if s.endswith("resid_post")]
+    sites = resid_post_sites(model)
     deepest, first = sites[-1], sites[0]
     options = {"batch_size": 4096, "seed": 11}
     plain = rate(activation_stream(model, deepest, **options), args.tokens)

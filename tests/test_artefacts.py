@@ -9,8 +9,12 @@ import pytest
 from sae_lens import SAE
 
 from workbench import artefacts
+from workbench.models import model_card
 from workbench.models.registry import DATA_DIR
 from workbench.probe_suite import load_probes
+from workbench.saes.loading import comparison_site
+
+N_LAYERS = model_card("othello")["architecture"]["n_layers"]
 
 
 def _options(command: str, verb: str) -> dict:
@@ -28,8 +32,8 @@ def _options(command: str, verb: str) -> dict:
 
 def _plan(verb: str) -> list[dict]:
     suite = load_probes("othello")
-    layer = artefacts.best_layer(suite, 4)
-    steps = artefacts.probe_steps("othello") + artefacts.sae_steps("othello", 4, layer)
+    layer = artefacts.best_layer(suite, N_LAYERS)
+    steps = artefacts.probe_steps("othello") + artefacts.sae_steps("othello", N_LAYERS, layer)
     return [_options("workbench " + shlex.join(s.argv), verb) for s in steps if s.argv[0] == verb]
 
 
@@ -44,8 +48,9 @@ def _same(a: list[dict], b: list[dict]) -> bool:
     return sorted(map(key, a)) == sorted(map(key, b))
 
 
-def test_best_layer_is_where_the_shipped_probes_read_the_board_best():
-    assert artefacts.best_layer(load_probes("othello"), 4) == 2  # README: blocks.2, 87.48%
+def test_the_comparison_saes_sit_where_the_shipped_probes_read_the_board_best():
+    layer = artefacts.best_layer(load_probes("othello"), N_LAYERS)
+    assert comparison_site("othello") == f"blocks.{layer}.hook_resid_post"
 
 
 def test_plan_reproduces_every_shipped_sae():
@@ -73,7 +78,7 @@ def test_plan_reproduces_the_probe_suite_and_interventions():
 
 def test_a_layer_outside_the_model_or_no_jobs_is_refused():
     with pytest.raises(ValueError, match="not a layer"):
-        artefacts.sae_steps("othello", 4, 4)
+        artefacts.sae_steps("othello", N_LAYERS, N_LAYERS)
     with pytest.raises(ValueError, match="at least one"):
         artefacts.run([], first=1, dry_run=True, jobs=0)
 

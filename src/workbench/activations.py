@@ -50,11 +50,14 @@ def validate_hooks(model: HookedTransformer, names: list[str] | str) -> list[str
     return names
 
 
+def resid_post_sites(model: HookedTransformer) -> list[str]:
+    """The residual stream after each block, in layer order (where SAEs are trained)."""
+    return [f"blocks.{layer}.hook_resid_post" for layer in range(model.cfg.n_layers)]
+
+
 def resid_sites(model: HookedTransformer) -> list[str]:
     """Every residual-stream site, in order: before block 0, then after each block."""
-    return ["blocks.0.hook_resid_pre"] + [
-        f"blocks.{layer}.hook_resid_post" for layer in range(model.cfg.n_layers)
-    ]
+    return ["blocks.0.hook_resid_pre", *resid_post_sites(model)]
 
 
 def blocks_needed(model: HookedTransformer, name: str) -> int:

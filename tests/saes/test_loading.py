@@ -77,3 +77,18 @@ def test_load_saes_by_layer_picks_one_site_and_architecture_in_layer_order(shipp
         "blocks.2.hook_mlp_out"
     ]
     assert loading.load_saes_by_layer("tiny", "topk") == {}
+
+
+def test_comparison_site_is_where_most_architectures_sit(shipped):
+    other = "blocks.2.hook_resid_post"
+    save_sae(identity_sae(32, other), loading.sae_dir("tiny", other, "topk"))
+    for architecture in ("topk", "batchtopk"):  # random-init twins and MLP sites do not count
+        save_sae(identity_sae(32, other), loading.sae_dir("tiny", other, architecture,
+                                                          random_init=True))  # fmt: skip
+        save_sae(identity_sae(32, "blocks.2.hook_mlp_out"),
+                 loading.sae_dir("tiny", "blocks.2.hook_mlp_out", architecture))  # fmt: skip
+    assert loading.comparison_site("tiny") == HOOK  # a tie goes to the earlier layer
+    save_sae(identity_sae(32, other), loading.sae_dir("tiny", other, "batchtopk"))
+    assert loading.comparison_site("tiny") == other
+    with pytest.raises(SAENotFoundError, match="models with SAEs: \\['tiny'\\]"):
+        loading.comparison_site("othello-gpt")

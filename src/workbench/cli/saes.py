@@ -58,11 +58,11 @@ def _sae(args: argparse.Namespace) -> None:
     else:
         stream = None
         if args.activation_cache:
+            from workbench.activations import resid_post_sites
             from workbench.saes.cache import ActivationCache
             from workbench.saes.train import activation_stream
 
-            sites = tuple(f"blocks.{i}.hook_resid_post" for i in range(model.cfg.n_layers))
-            cache = ActivationCache(args.activation_cache, hooks=sites)
+            cache = ActivationCache(args.activation_cache, hooks=tuple(resid_post_sites(model)))
             stream = activation_stream(
                 model, cfg.hook, batch_size=cfg.batch_size, buffer_games=cfg.buffer_games,
                 seed=cfg.seed, cache=cache,

@@ -75,6 +75,22 @@ def list_saes(model: str | None = None) -> list[SAEEntry]:
     return [e for e in entries if model is None or e.model == model]
 
 
+def comparison_site(model: str) -> str:
+    """The residual site where ``model``'s shipped SAEs of several architectures sit side by
+    side (the rebuild puts them where the probes read the board best): the site notebooks
+    and tables compare at, whichever model is shipped."""
+    counts: dict[str, int] = {}
+    for e in list_saes(model):
+        if not e.random_init and e.hook.endswith(".hook_resid_post"):
+            counts[e.hook] = counts.get(e.hook, 0) + 1
+    if not counts:
+        models = sorted({e.model for e in list_saes()})
+        raise SAENotFoundError(
+            f"No shipped residual-stream SAEs for model {model!r}; models with SAEs: {models}."
+        )
+    return max(counts, key=lambda hook: (counts[hook], -int(hook.split(".")[1])))
+
+
 def save_sae(sae: SAE, folder: str | Path, info: dict | None = None) -> Path:
     """Write ``sae`` in sae-lens's format (plus ``training.json``), replacing ``folder`` whole."""
     folder = Path(folder)
