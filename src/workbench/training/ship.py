@@ -1,8 +1,9 @@
 """Turn a finished training run into a shipped model under ``data/models``.
 
 1. Load the run's ``best/`` model.
-2. Evaluate it on 2,000 held-out random games and 2,000 games of a greedy player (a
-   shifted distribution the model never trained on).
+2. Round its weights through the shipped dtype, so the figures are those of the model
+   ``load_model`` will return. Evaluate it on 2,000 held-out random games and 2,000 games
+   of a greedy player (a shifted distribution the model never trained on).
 3. Write weights, config and a card (architecture, games seen, wall time, hardware,
    throughput, learning curve, the figures and the commands that produced them).
 """
@@ -32,6 +33,10 @@ def ship(
 ) -> dict:
     run = Path(run_dir)
     model = load_model_folder(run / "best")
+    with torch.no_grad():  # evaluate what is shipped: weights rounded to ``dtype`` and back
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.to(getattr(torch, dtype)))
     card = read_card(run / "best")
     evaluation = {}
     for policy in ("random", "greedy"):

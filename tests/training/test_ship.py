@@ -1,0 +1,31 @@
+import json
+
+import torch
+from safetensors.torch import load_file
+
+from workbench.evaluation import evaluate_legal_moves, held_out_games
+from workbench.models.io import load_model_folder
+from workbench.training.ship import ship
+from workbench.training.train import TrainConfig, train
+
+from helpers import TINY
+
+
+def test_shipped_card_holds_the_figures_of_the_shipped_weights(tmp_path):
+    run = tmp_path / "run"
+    train(TrainConfig(model=TINY, out_dir=str(run), batch_games=8, max_steps=6, warmup_steps=2,
+                      eval_every=3, eval_games=20, checkpoint_every=3, threads=1))  # fmt: skip
+    card = ship(run, "tiny-shipped", train_command="workbench train ...",
+                n_games=40, dtype="float16", models_dir=tmp_path / "models")  # fmt: skip
+    folder = tmp_path / "models" / "tiny-shipped"
+    assert json.loads((folder / "card.json").read_text()) == card
+    shipped = load_model_folder(folder)
+    stored = load_file(folder / "model.safetensors")
+    assert stored["unembed.W_U"].dtype == torch.float16
+    for policy in ("random", "greedy"):
+        metrics = evaluate_legal_moves(shipped, held_out_games(40, policy=policy))
+        # The card was computed on the weights after the fp16 round trip: the same numbers.
+        assert metrics.top1_legal == card["evaluation"][policy]["top1_legal"]
+        assert metrics.legal_mass == card["evaluation"][policy]["legal_mass"]
+    assert [r["step"] for r in card["learning_curve"]] == [3, 6]
+    assert card["weights_dtype"] == "float16" and card["train_command"] == "workbench train ..."
