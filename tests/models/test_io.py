@@ -8,6 +8,7 @@ from workbench.models.io import (
     ModelFileError,
     load_model_folder,
     load_state_dict,
+    round_through,
     save_model,
 )
 
@@ -30,6 +31,15 @@ def test_sharded_round_trip(tmp_path):
     loaded = load_model_folder(tmp_path / "m")
     tokens = torch.randint(1, 61, (2, 59))
     assert torch.equal(model(tokens), loaded(tokens))
+
+
+def test_round_through_gives_the_model_an_fp16_copy_loads_as(tmp_path):
+    model = tiny_model()
+    save_model(model, TINY, tmp_path / "m", dtype=torch.float16)
+    loaded = load_model_folder(tmp_path / "m")
+    tokens = torch.randint(1, 61, (3, 59))
+    assert not torch.equal(model(tokens), loaded(tokens))  # fp16 storage changes the output
+    assert torch.equal(round_through(model, torch.float16)(tokens), loaded(tokens))
 
 
 def test_corrupted_file_gives_clear_error(tmp_path):

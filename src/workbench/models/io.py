@@ -77,6 +77,16 @@ def save_model(
         write_json(folder / "card.json", card)
 
 
+def round_through(model: HookedTransformer, dtype: torch.dtype) -> HookedTransformer:
+    """Round ``model``'s floating-point weights to ``dtype`` and back, in place: the model
+    that loading a copy saved in ``dtype`` gives, for figures that describe what is shipped."""
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.to(dtype))
+    return model
+
+
 WEIGHTS = "model.safetensors"
 SHARD_INDEX = "model.safetensors.index.json"
 

@@ -249,13 +249,14 @@ def held_out_loss(
 def ship_lm(
     run_dir: str | Path, name: str, *, train_command: str, models_dir: Path | None = None
 ) -> dict:
-    """Evaluate a run's best model on the CPU and save it, with its card, as a shipped model."""
-    from workbench.models.io import load_model_folder, read_card, read_config
+    """Evaluate a run's best model on the CPU, as shipped (fp16 weights), and save it with
+    its card as a shipped model."""
+    from workbench.models.io import load_model_folder, read_card, read_config, round_through
     from workbench.models.registry import MODELS_DIR
     from workbench.text.induction import ablation_effects
 
     run = Path(run_dir)
-    model = load_model_folder(run / "best")
+    model = round_through(load_model_folder(run / "best"), torch.float16)
     card = read_card(run / "best")
     cfg = LMTrainConfig.from_dict(card["train_config"])
     induction = induction_test(model, half_len=50, n_seqs=64, seed=1)

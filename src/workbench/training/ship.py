@@ -17,7 +17,13 @@ from pathlib import Path
 import torch
 
 from workbench.evaluation import evaluate_legal_moves, held_out_games
-from workbench.models.io import load_model_folder, read_card, read_config, save_model
+from workbench.models.io import (
+    load_model_folder,
+    read_card,
+    read_config,
+    round_through,
+    save_model,
+)
 from workbench.models.registry import MODELS_DIR
 
 
@@ -32,11 +38,7 @@ def ship(
     models_dir: Path = MODELS_DIR,
 ) -> dict:
     run = Path(run_dir)
-    model = load_model_folder(run / "best")
-    with torch.no_grad():  # evaluate what is shipped: weights rounded to ``dtype`` and back
-        for tensor in model.state_dict().values():
-            if tensor.is_floating_point():
-                tensor.copy_(tensor.to(getattr(torch, dtype)))
+    model = round_through(load_model_folder(run / "best"), getattr(torch, dtype))
     card = read_card(run / "best")
     evaluation = {}
     for policy in ("random", "greedy"):
