@@ -1,15 +1,18 @@
 import json
+import shlex
+from dataclasses import replace
 
 import torch
 
+from workbench.cli import main
 from workbench.models.io import load_folder_weights, load_model_folder
-from workbench.training.lm import LMTrainConfig, make_lm_batch, split_stream, train_lm
+from workbench.training.lm import LMTrainConfig, make_lm_batch, ship_lm, split_stream, train_lm
 from workbench.training.presets import LM_PRESETS
 
 
 def _cfg(out, **kw):
     settings = dict(batch_size=4, eval_sequences=8, max_steps=4, eval_every=2, checkpoint_every=2)
-    return LMTrainConfig(model=LM_PRESETS["tiny"], out_dir=str(out), **(settings | kw))
+    return LMTrainConfig(**({"model": LM_PRESETS["tiny"], "out_dir": str(out)} | settings | kw))
 
 
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
@@ -41,3 +44,15 @@ def test_held_out_blocks_never_overlap_training():
     train, val = split_stream(stream)
     assert len(train) + len(val) == len(stream)
     assert not set(train.tolist()) & set(val.tolist())
+
+
+def test_shipped_card_holds_the_shipped_weights_figures_and_a_runnable_command(tmp_path, capsys):
+    wide = replace(LM_PRESETS["tiny"], n_ctx=128)  # room for the induction test's 101 tokens
+    train_lm(_cfg(tmp_path / "run", model=wide))
+    card = ship_lm(tmp_path / "run", "tiny", train_command="workbench train-lm ...",
+                   models_dir=tmp_path / "models")  # fmt: skip
+    main(shlex.split(card["evaluation_command"])[1:])  # as recorded
+    printed = json.loads(capsys.readouterr().out)
+    # Evaluated on the fp16 weights it ships: the recorded command gives the same figures.
+    assert abs(printed["held_out_loss"] - card["evaluation"]["held_out_loss"]) <= 5e-5
+    assert printed["loss_drop"] == card["evaluation"]["induction"]["loss_drop"]

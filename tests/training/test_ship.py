@@ -1,8 +1,10 @@
 import json
+import shlex
 
 import torch
 from safetensors.torch import load_file
 
+from workbench.cli import main
 from workbench.evaluation import evaluate_legal_moves, held_out_games
 from workbench.models.io import load_model_folder
 from workbench.training.ship import ship
@@ -11,7 +13,7 @@ from workbench.training.train import TrainConfig, train
 from helpers import TINY
 
 
-def test_shipped_card_holds_the_figures_of_the_shipped_weights(tmp_path):
+def test_shipped_card_holds_the_figures_of_the_shipped_weights(tmp_path, capsys):
     run = tmp_path / "run"
     train(TrainConfig(model=TINY, out_dir=str(run), batch_games=8, max_steps=6, warmup_steps=2,
                       eval_every=3, eval_games=20, checkpoint_every=3, threads=1))  # fmt: skip
@@ -29,3 +31,8 @@ def test_shipped_card_holds_the_figures_of_the_shipped_weights(tmp_path):
         assert metrics.legal_mass == card["evaluation"][policy]["legal_mass"]
     assert [r["step"] for r in card["learning_curve"]] == [3, 6]
     assert card["weights_dtype"] == "float16" and card["train_command"] == "workbench train ..."
+    # The card's evaluation command, run as written, gives the card's figure.
+    argv = shlex.split(card["evaluation_command"].replace("random|greedy", "greedy"))[1:]
+    main(argv)
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["top1_legal"] == card["evaluation"]["greedy"]["top1_legal"]

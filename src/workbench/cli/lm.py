@@ -30,8 +30,9 @@ def _lm_eval(args: argparse.Namespace) -> None:
     from workbench.text.induction import induction_test
     from workbench.training.lm import held_out_loss
 
-    model = load_model(args.model)
-    record = {"model": args.model, "held_out_loss": held_out_loss(model)}
+    model = load_model(args.model, path=args.path)
+    name = args.model if args.path is None else args.path
+    record = {"model": name, "held_out_loss": held_out_loss(model)}
     record |= induction_test(model, half_len=50, n_seqs=64, seed=1).to_dict()
     sys.stdout.write(json.dumps(record) + "\n")
 
@@ -54,4 +55,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("lm-eval", help="held-out loss and induction test of a language model")
     p.add_argument("model", nargs="?", default="tiny-lm")
+    p.add_argument("--path", default=None, help="a saved model folder (data/models/NAME)")
     p.set_defaults(func=_lm_eval)

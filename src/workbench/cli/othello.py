@@ -24,7 +24,8 @@ def _eval(args: argparse.Namespace) -> None:
     model = load_model(args.model) if args.path is None else load_model(args.model, path=args.path)
     games = held_out_games(args.games, policy=args.policy)
     metrics = evaluate_legal_moves(model, games).to_dict()
-    sys.stdout.write(json.dumps({"model": args.model, "policy": args.policy, **metrics}) + "\n")
+    name = args.model if args.path is None else args.path
+    sys.stdout.write(json.dumps({"model": name, "policy": args.policy, **metrics}) + "\n")
 
 
 def _ship(args: argparse.Namespace) -> None:
@@ -55,7 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("eval", help="legal-move accuracy of a model on held-out games")
     p.add_argument("model", nargs="?", default="othello")
-    p.add_argument("--path", default=None, help="local weights file for a published model")
+    p.add_argument(
+        "--path",
+        default=None,
+        help="a saved model folder (data/models/NAME), or a local weights file for the published "
+        "OthelloGPT",
+    )
     p.add_argument("--games", type=int, default=2000)
     p.add_argument("--policy", choices=["random", "greedy"], default="random")
     p.set_defaults(func=_eval)

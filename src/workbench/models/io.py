@@ -87,6 +87,15 @@ def round_through(model: HookedTransformer, dtype: torch.dtype) -> HookedTransfo
     return model
 
 
+def shown_path(path: Path) -> str:
+    """``path`` relative to the repository when inside it, for records that name no machine."""
+    root = Path(__file__).resolve().parents[3]
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 WEIGHTS = "model.safetensors"
 SHARD_INDEX = "model.safetensors.index.json"
 

@@ -251,11 +251,18 @@ def ship_lm(
 ) -> dict:
     """Evaluate a run's best model on the CPU, as shipped (fp16 weights), and save it with
     its card as a shipped model."""
-    from workbench.models.io import load_model_folder, read_card, read_config, round_through
+    from workbench.models.io import (
+        load_model_folder,
+        read_card,
+        read_config,
+        round_through,
+        shown_path,
+    )
     from workbench.models.registry import MODELS_DIR
     from workbench.text.induction import ablation_effects
 
     run = Path(run_dir)
+    folder = (models_dir or MODELS_DIR) / name
     model = round_through(load_model_folder(run / "best"), torch.float16)
     card = read_card(run / "best")
     cfg = LMTrainConfig.from_dict(card["train_config"])
@@ -275,12 +282,11 @@ def ship_lm(
                 "nats": ablation.max().item(),
             },
         },
-        "evaluation_command": f"workbench lm-eval {name}",
+        "evaluation_command": f"workbench lm-eval --path {shown_path(folder)}",
         "train_command": train_command,
         "ship_command": f"workbench ship-lm {run} --name {name}",
         "learning_curve": [{k: r[k] for k in keys if k in r} for r in records],
     }
-    folder = (models_dir or MODELS_DIR) / name
     save_model(model, read_config(run / "best"), folder, card=card, dtype=torch.float16)
     for file in (TOKENIZER_FILE, TOKENIZER_CONFIG):
         shutil.copyfile(run / "best" / file, folder / file)

@@ -23,6 +23,7 @@ from workbench.models.io import (
     read_config,
     round_through,
     save_model,
+    shown_path,
 )
 from workbench.models.registry import MODELS_DIR
 
@@ -45,12 +46,14 @@ def ship(
         start = time.perf_counter()
         metrics = evaluate_legal_moves(model, held_out_games(n_games, policy=policy))
         evaluation[policy] = {**metrics.to_dict(), "seconds": round(time.perf_counter() - start, 1)}
+    folder = models_dir / name
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     card.update(
         {
             "name": name,
             "evaluation": evaluation,
-            "evaluation_command": f"workbench eval {name} --games {n_games} --policy random|greedy",
+            "evaluation_command": f"workbench eval --path {shown_path(folder)} --games {n_games} "
+            "--policy random|greedy",
             "train_command": train_command,
             "ship_command": f"workbench ship {run} --name {name}",
             "tokens_per_s_median": sorted(r["tokens_per_s"] for r in records)[len(records) // 2],
@@ -64,7 +67,7 @@ def ship(
     save_model(
         model,
         read_config(run / "best"),
-        models_dir / name,
+        folder,
         card=card,
         dtype=getattr(torch, dtype),
         max_shard_bytes=max_shard_bytes,
