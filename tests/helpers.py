@@ -10,6 +10,25 @@ from workbench.models.config import OthelloGPTConfig
 TINY = OthelloGPTConfig(n_layers=2, d_model=32, n_heads=2, d_mlp=64)
 
 
+def tiny_train_config(out, **kw):
+    """A TrainConfig for a few quick steps of the TINY model, writing to ``out``."""
+    from workbench.training.train import TrainConfig
+
+    defaults = dict(
+        model=TINY,
+        out_dir=str(out),
+        batch_games=8,
+        max_steps=6,
+        warmup_steps=2,
+        eval_every=3,
+        eval_games=20,
+        checkpoint_every=3,
+        seed=0,
+        threads=1,
+    )
+    return TrainConfig(**{**defaults, **kw})
+
+
 def tiny_model(seed: int = 0):
     return TINY.build(seed=seed)
 

@@ -8,15 +8,14 @@ from workbench.cli import main
 from workbench.evaluation import evaluate_legal_moves, held_out_games
 from workbench.models.io import load_model_folder
 from workbench.training.ship import ship
-from workbench.training.train import TrainConfig, train
+from workbench.training.train import train
 
-from helpers import TINY
+from helpers import tiny_train_config
 
 
 def test_shipped_card_holds_the_figures_of_the_shipped_weights(tmp_path, capsys):
     run = tmp_path / "run"
-    train(TrainConfig(model=TINY, out_dir=str(run), batch_games=8, max_steps=6, warmup_steps=2,
-                      eval_every=3, eval_games=20, checkpoint_every=3, threads=1))  # fmt: skip
+    train(tiny_train_config(run))
     card = ship(run, "tiny-shipped", train_command="workbench train ...",
                 n_games=40, dtype="float16", models_dir=tmp_path / "models")  # fmt: skip
     folder = tmp_path / "models" / "tiny-shipped"

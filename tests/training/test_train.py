@@ -7,27 +7,11 @@ from workbench.models.io import load_model_folder
 from workbench.training.data import make_batch
 from workbench.training.train import TrainConfig, Trainer, lr_at, train
 
-from helpers import TINY
-
-
-def tiny_config(out, **kw) -> TrainConfig:
-    defaults = dict(
-        model=TINY,
-        out_dir=str(out),
-        batch_games=8,
-        max_steps=6,
-        warmup_steps=2,
-        eval_every=3,
-        eval_games=20,
-        checkpoint_every=3,
-        seed=0,
-        threads=1,
-    )
-    return TrainConfig(**{**defaults, **kw})
+from helpers import TINY, tiny_train_config
 
 
 def test_a_few_steps_reduce_the_loss_and_write_outputs(tmp_path):
-    cfg = tiny_config(tmp_path, max_steps=40, eval_every=20, checkpoint_every=20, lr=3e-3)
+    cfg = tiny_train_config(tmp_path, max_steps=40, eval_every=20, checkpoint_every=20, lr=3e-3)
     state = train(cfg)
     assert state.step == 40
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -38,12 +22,12 @@ def test_a_few_steps_reduce_the_loss_and_write_outputs(tmp_path):
 
 
 def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path):
-    straight = Trainer(tiny_config(tmp_path / "a"))
+    straight = Trainer(tiny_train_config(tmp_path / "a"))
     straight.run()
-    first = Trainer(tiny_config(tmp_path / "b", max_minutes=0.0))  # stops after one step
+    first = Trainer(tiny_train_config(tmp_path / "b", max_minutes=0.0))  # stops after one step
     first.run()
     assert first.state.step == 1
-    resumed = Trainer(tiny_config(tmp_path / "b"))
+    resumed = Trainer(tiny_train_config(tmp_path / "b"))
     assert resumed.state.step == 1
     resumed.run()
     for (name, a), (_, b) in zip(
@@ -53,9 +37,9 @@ def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path):
 
 
 def test_changed_config_is_refused_on_resume(tmp_path):
-    train(tiny_config(tmp_path, max_steps=3))
+    train(tiny_train_config(tmp_path, max_steps=3))
     with pytest.raises(ValueError, match="different config"):
-        Trainer(tiny_config(tmp_path, max_steps=3, lr=0.5))
+        Trainer(tiny_train_config(tmp_path, max_steps=3, lr=0.5))
 
 
 def test_batches_are_deterministic_and_targets_are_distributions():

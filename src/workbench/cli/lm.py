@@ -31,8 +31,7 @@ def _lm_eval(args: argparse.Namespace) -> None:
     from workbench.training.lm import held_out_loss
 
     model = load_model(args.model, path=args.path)
-    name = args.model if args.path is None else args.path
-    record = {"model": name, "held_out_loss": held_out_loss(model)}
+    record = {"model": args.path or args.model, "held_out_loss": held_out_loss(model)}
     record |= induction_test(model, half_len=50, n_seqs=64, seed=1).to_dict()
     sys.stdout.write(json.dumps(record) + "\n")
 

@@ -21,11 +21,11 @@ def _eval(args: argparse.Namespace) -> None:
     from workbench.evaluation import evaluate_legal_moves, held_out_games
     from workbench.models import load_model
 
-    model = load_model(args.model) if args.path is None else load_model(args.model, path=args.path)
+    model = load_model(args.model, path=args.path)
     games = held_out_games(args.games, policy=args.policy)
     metrics = evaluate_legal_moves(model, games).to_dict()
-    name = args.model if args.path is None else args.path
-    sys.stdout.write(json.dumps({"model": name, "policy": args.policy, **metrics}) + "\n")
+    record = {"model": args.path or args.model, "policy": args.policy, **metrics}
+    sys.stdout.write(json.dumps(record) + "\n")
 
 
 def _ship(args: argparse.Namespace) -> None:

@@ -89,13 +89,13 @@ def round_through(model: HookedTransformer, dtype: torch.dtype) -> HookedTransfo
 
 def shown_path(path: Path) -> str:
     """``path`` relative to the repository when inside it, for records that name no machine."""
-    root = Path(__file__).resolve().parents[3]
     try:
-        return str(Path(path).resolve().relative_to(root))
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
     except ValueError:
         return str(path)
 
 
+REPO_ROOT = Path(__file__).resolve().parents[3]  # holds data/, notebooks/, src/
 WEIGHTS = "model.safetensors"
 SHARD_INDEX = "model.safetensors.index.json"
 

@@ -18,13 +18,14 @@ from transformer_lens import HookedTransformer
 
 from workbench.models.config import PUBLISHED_CONFIG, OthelloGPTConfig
 from workbench.models.io import (
+    REPO_ROOT,
     ModelFileError,
     load_model_folder,
     load_state_dict,
     model_from_state_dict,
 )
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "data"
+DATA_DIR = REPO_ROOT / "data"
 MODELS_DIR = DATA_DIR / "models"
 PUBLISHED_REPO = "Baidicoot/Othello-GPT-Transformer-Lens"  # TransformerLens's source
 
