@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.activations import harvest
+from workbench.models.registry import DATA_DIR
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
 
@@ -172,7 +173,7 @@ def train_transcoder(model: HookedTransformer, cfg: TranscoderTrainConfig) -> Tr
     return TrainedTranscoder(tc, cfg, seconds, ev, l0)
 
 
-TRANSCODERS_DIR = Path(__file__).resolve().parents[3] / "data" / "transcoders"
+TRANSCODERS_DIR = DATA_DIR / "transcoders"
 
 
 def transcoder_dir(model_name: str, layer: int) -> Path:
