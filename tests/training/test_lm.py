@@ -46,7 +46,9 @@ def test_held_out_blocks_never_overlap_training():
     assert not set(train.tolist()) & set(val.tolist())
 
 
-def test_shipped_card_holds_the_shipped_weights_figures_and_a_runnable_command(tmp_path, capsys):
+def test_shipped_card_holds_the_shipped_weights_figures_and_a_runnable_command(
+    tmp_path, capsys, monkeypatch
+):
     wide = replace(LM_PRESETS["tiny"], n_ctx=128)  # room for the induction test's 101 tokens
     train_lm(_cfg(tmp_path / "run", model=wide))
     card = ship_lm(tmp_path / "run", "tiny", train_command="workbench train-lm ...",
@@ -56,3 +58,9 @@ def test_shipped_card_holds_the_shipped_weights_figures_and_a_runnable_command(t
     # Evaluated on the fp16 weights it ships: the recorded command gives the same figures.
     assert abs(printed["held_out_loss"] - card["evaluation"]["held_out_loss"]) <= 5e-5
     assert printed["loss_drop"] == card["evaluation"]["induction"]["loss_drop"]
+    # The recorded ship command names the same run, name and train command.
+    calls = []
+    record = lambda *a, **kw: calls.append((a, kw)) or card  # noqa: E731
+    monkeypatch.setattr("workbench.training.lm.ship_lm", record)
+    main(shlex.split(card["ship_command"])[1:])
+    assert calls == [((str(tmp_path / "run"), "tiny"), {"train_command": card["train_command"]})]

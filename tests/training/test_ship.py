@@ -13,10 +13,10 @@ from workbench.training.train import train
 from helpers import tiny_train_config
 
 
-def test_shipped_card_holds_the_figures_of_the_shipped_weights(tmp_path, capsys):
+def test_shipped_card_holds_the_figures_of_the_shipped_weights(tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     train(tiny_train_config(run))
-    card = ship(run, "tiny-shipped", train_command="workbench train ...",
+    card = ship(run, "tiny-shipped", train_command="workbench train --max-minutes 5  # note",
                 n_games=40, dtype="float16", models_dir=tmp_path / "models")  # fmt: skip
     folder = tmp_path / "models" / "tiny-shipped"
     assert json.loads((folder / "card.json").read_text()) == card
@@ -29,9 +29,22 @@ def test_shipped_card_holds_the_figures_of_the_shipped_weights(tmp_path, capsys)
         assert metrics.top1_legal == card["evaluation"][policy]["top1_legal"]
         assert metrics.legal_mass == card["evaluation"][policy]["legal_mass"]
     assert [r["step"] for r in card["learning_curve"]] == [3, 6]
-    assert card["weights_dtype"] == "float16" and card["train_command"] == "workbench train ..."
+    assert card["weights_dtype"] == "float16" and card["train_command"].endswith("# note")
     # The card's evaluation command, run as written, gives the card's figure.
     argv = shlex.split(card["evaluation_command"].replace("random|greedy", "greedy"))[1:]
     main(argv)
     printed = json.loads(capsys.readouterr().out)
     assert printed["top1_legal"] == card["evaluation"]["greedy"]["top1_legal"]
+    # So does the recorded ship command: the same run, name, dtype, games and train command.
+    calls = []
+
+    def record_call(*args, **kwargs):
+        calls.append((args, kwargs))
+        return card
+
+    monkeypatch.setattr("workbench.training.ship.ship", record_call)
+    main(shlex.split(card["ship_command"])[1:])
+    assert calls == [
+        ((str(run), "tiny-shipped"),
+         {"train_command": card["train_command"], "dtype": "float16", "n_games": 40})
+    ]  # fmt: skip

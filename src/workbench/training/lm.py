@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -271,6 +272,8 @@ def ship_lm(
     top = divmod(int(ablation.argmax()), model.cfg.n_heads)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     keys = ("step", "tokens_seen", "wall_s", "loss", "eval_val_loss", "eval_loss_drop")
+    ship_argv = ["workbench", "ship-lm", shown_path(run), "--name", name,
+                 "--train-command", train_command]  # fmt: skip
     card |= {
         "name": name,
         "corpus": cfg.corpus,
@@ -284,7 +287,7 @@ def ship_lm(
         },
         "evaluation_command": f"workbench lm-eval --path {shown_path(folder)}",
         "train_command": train_command,
-        "ship_command": f"workbench ship-lm {run} --name {name}",
+        "ship_command": shlex.join(ship_argv),
         "learning_curve": [{k: r[k] for k in keys if k in r} for r in records],
     }
     save_model(model, read_config(run / "best"), folder, card=card, dtype=torch.float16)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def ship(
         evaluation[policy] = {**metrics.to_dict(), "seconds": round(time.perf_counter() - start, 1)}
     folder = models_dir / name
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    ship_argv = ["workbench", "ship", shown_path(run), "--name", name, "--dtype", dtype,
+                 "--games", str(n_games), "--train-command", train_command]  # fmt: skip
     card.update(
         {
             "name": name,
@@ -55,7 +58,7 @@ def ship(
             "evaluation_command": f"workbench eval --path {shown_path(folder)} --games {n_games} "
             "--policy random|greedy",
             "train_command": train_command,
-            "ship_command": f"workbench ship {run} --name {name}",
+            "ship_command": shlex.join(ship_argv),
             "tokens_per_s_median": sorted(r["tokens_per_s"] for r in records)[len(records) // 2],
             "learning_curve": [
                 {k: r[k] for k in ("step", "games_seen", "wall_s", "loss", "eval_top1_legal")}
