@@ -60,7 +60,11 @@ def test_shipped_card_holds_the_shipped_weights_figures_and_a_runnable_command(
     assert printed["loss_drop"] == card["evaluation"]["induction"]["loss_drop"]
     # The recorded ship command names the same run, name and train command.
     calls = []
-    record = lambda *a, **kw: calls.append((a, kw)) or card  # noqa: E731
-    monkeypatch.setattr("workbench.training.lm.ship_lm", record)
+
+    def record_call(*args, **kwargs):
+        calls.append((args, kwargs))
+        return card
+
+    monkeypatch.setattr("workbench.training.lm.ship_lm", record_call)
     main(shlex.split(card["ship_command"])[1:])
     assert calls == [((str(tmp_path / "run"), "tiny"), {"train_command": card["train_command"]})]
