@@ -130,3 +130,21 @@ def tiny_lm(seed: int = 0, *, attn_only: bool = True, vocab_size: int = 300):
         n_ctx=64,
     )
     return cfg.build(seed=seed, tokenizer=wrap(tok)), cfg, tok
+
+
+def calls_of_recorded_command(monkeypatch, target: str, command: str, result) -> list:
+    """Run a recorded ``workbench ...`` command line through the CLI with the function
+    ``target`` (a dotted path) replaced by a recorder returning ``result``; the calls made."""
+    import shlex
+
+    from workbench.cli import main
+
+    calls = []
+
+    def record_call(*args, **kwargs):
+        calls.append((args, kwargs))
+        return result
+
+    monkeypatch.setattr(target, record_call)
+    main(shlex.split(command)[1:])
+    return calls

@@ -9,6 +9,8 @@ from workbench.models.io import load_folder_weights, load_model_folder
 from workbench.training.lm import LMTrainConfig, make_lm_batch, ship_lm, split_stream, train_lm
 from workbench.training.presets import LM_PRESETS
 
+from helpers import calls_of_recorded_command
+
 
 def _cfg(out, **kw):
     settings = dict(batch_size=4, eval_sequences=8, max_steps=4, eval_every=2, checkpoint_every=2)
@@ -59,12 +61,7 @@ def test_shipped_card_holds_the_shipped_weights_figures_and_a_runnable_command(
     assert abs(printed["held_out_loss"] - card["evaluation"]["held_out_loss"]) <= 5e-5
     assert printed["loss_drop"] == card["evaluation"]["induction"]["loss_drop"]
     # The recorded ship command names the same run, name and train command.
-    calls = []
-
-    def record_call(*args, **kwargs):
-        calls.append((args, kwargs))
-        return card
-
-    monkeypatch.setattr("workbench.training.lm.ship_lm", record_call)
-    main(shlex.split(card["ship_command"])[1:])
+    calls = calls_of_recorded_command(
+        monkeypatch, "workbench.training.lm.ship_lm", card["ship_command"], card
+    )
     assert calls == [((str(tmp_path / "run"), "tiny"), {"train_command": card["train_command"]})]

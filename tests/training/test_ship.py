@@ -10,7 +10,7 @@ from workbench.models.io import load_model_folder
 from workbench.training.ship import ship
 from workbench.training.train import train
 
-from helpers import tiny_train_config
+from helpers import calls_of_recorded_command, tiny_train_config
 
 
 def test_shipped_card_holds_the_figures_of_the_shipped_weights(tmp_path, capsys, monkeypatch):
@@ -36,14 +36,9 @@ def test_shipped_card_holds_the_figures_of_the_shipped_weights(tmp_path, capsys,
     printed = json.loads(capsys.readouterr().out)
     assert printed["top1_legal"] == card["evaluation"]["greedy"]["top1_legal"]
     # So does the recorded ship command: the same run, name, dtype, games and train command.
-    calls = []
-
-    def record_call(*args, **kwargs):
-        calls.append((args, kwargs))
-        return card
-
-    monkeypatch.setattr("workbench.training.ship.ship", record_call)
-    main(shlex.split(card["ship_command"])[1:])
+    calls = calls_of_recorded_command(
+        monkeypatch, "workbench.training.ship.ship", card["ship_command"], card
+    )
     assert calls == [
         ((str(run), "tiny-shipped"),
          {"train_command": card["train_command"], "dtype": "float16", "n_games": 40})
