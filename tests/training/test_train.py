@@ -1,4 +1,5 @@
 import json
+import signal
 
 import pytest
 import torch
@@ -34,6 +35,25 @@ def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path):
         straight.model.state_dict().items(), resumed.model.state_dict().items(), strict=True
     ):
         assert torch.allclose(a, b, atol=1e-6), name
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_ends_the_run_with_a_checkpoint(tmp_path, signum):
+    class SignalledAtStepTwo(Trainer):
+        def train_step(self, batch):
+            loss = super().train_step(batch)
+            if self.state.step == 1:  # the second step: the counter moves after it
+                signal.raise_signal(signum)
+            return loss
+
+    before = signal.getsignal(signum)
+    state = SignalledAtStepTwo(tiny_train_config(tmp_path)).run()
+    assert state.step == 2  # the process lived on, and the loop stopped after that step
+    assert json.loads((tmp_path / "latest.json").read_text()) == {"checkpoint": "ckpt-0000002"}
+    last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 2  # evaluated on the way out
+    assert signal.getsignal(signum) is before  # the handler is put back
+    assert Trainer(tiny_train_config(tmp_path)).state.step == 2  # and it resumes there
 
 
 def test_changed_config_is_refused_on_resume(tmp_path):

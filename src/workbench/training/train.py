@@ -9,6 +9,9 @@
    ``metrics.jsonl``; the best model so far is saved to ``best/`` (a loadable model folder).
 5. Every ``checkpoint_every`` steps (and on stop): weights, optimiser and progress to a new
    ``ckpt-<step>/`` folder, then ``latest.json`` is atomically pointed at it.
+6. It stops at ``max_steps``, after ``max_minutes``, or on SIGINT / SIGTERM (Ctrl-C, ``kill``,
+   a notebook's interrupt): the step under way is finished, evaluated and checkpointed, so
+   nothing is lost; a second signal acts as it would have without the run.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import json
 import math
 import platform
 import shutil
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -277,11 +283,17 @@ class Trainer:
         return loss.item()
 
     def run(self) -> TrainState:
+        bar = tqdm(total=self.cfg.max_steps, initial=self.state.step, desc="train", smoothing=0.05)
+        batches = iter(self._batches())
+        with _StopSignals() as signals:
+            self._loop(bar, batches, signals)
+        bar.close()
+        return self.state
+
+    def _loop(self, bar: tqdm, batches: Iterator[Batch], signals: _StopSignals) -> None:
         cfg = self.cfg
         start_wall, start_elapsed = time.perf_counter(), self.state.elapsed_s
-        bar = tqdm(total=cfg.max_steps, initial=self.state.step, desc="train", smoothing=0.05)
         window_t, window_steps, loss = time.perf_counter(), 0, float("nan")
-        batches = iter(self._batches())
         while self.state.step < cfg.max_steps:
             batch = next(batches)
             loss = self.train_step(batch.to(self.device, non_blocking=True))
@@ -290,10 +302,11 @@ class Trainer:
             self.state.elapsed_s = start_elapsed + time.perf_counter() - start_wall
             bar.update(1)
             done = self.state.step >= cfg.max_steps
-            out_of_time = cfg.max_minutes is not None and (
-                time.perf_counter() - start_wall > 60 * cfg.max_minutes
+            stop = signals.requested or (
+                cfg.max_minutes is not None
+                and time.perf_counter() - start_wall > 60 * cfg.max_minutes
             )
-            if self.state.step % cfg.eval_every == 0 or done or out_of_time:
+            if self.state.step % cfg.eval_every == 0 or done or stop:
                 dt = time.perf_counter() - window_t
                 record = {
                     "step": self.state.step,
@@ -308,12 +321,48 @@ class Trainer:
                 headline = record[f"eval_{self.headline}"]
                 bar.set_postfix({"loss": f"{loss:.4f}", self.headline: f"{headline:.4f}"})
                 window_t, window_steps = time.perf_counter(), 0
-            if self.state.step % cfg.checkpoint_every == 0 or done or out_of_time:
+            if self.state.step % cfg.checkpoint_every == 0 or done or stop:
                 self.save_checkpoint()
-            if out_of_time:
+            if stop:
                 break
-        bar.close()
-        return self.state
+
+
+class _StopSignals:
+    """While entered, SIGINT and SIGTERM set ``requested`` instead of ending the process.
+
+    A second signal acts as it did before (its old handler is put back at the first), and
+    leaving restores them all. Outside the main thread, where Python cannot set handlers,
+    it does nothing.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame) -> None:
+        self.requested = True
+        self._restore(signum)
+        tqdm.write(
+            f"{signal.Signals(signum).name}: stopping after this step, with a checkpoint "
+            "(send it again to stop at once, without one)"
+        )
+
+    def _restore(self, signum: int) -> None:
+        previous = self._previous.pop(signum, None)
+        if previous is not None:  # None: a handler not set from Python; leave it
+            signal.signal(signum, previous)
+
+    def __exit__(self, *exc) -> None:
+        for sig in list(self._previous):
+            self._restore(sig)
 
 
 class _StepBatches(torch.utils.data.Dataset):
