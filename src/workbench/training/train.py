@@ -344,7 +344,8 @@ class _StopSignals:
     def __enter__(self) -> _StopSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
+                if signal.getsignal(sig) is not None:  # None: set outside Python; left alone
+                    self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum: int, frame) -> None:
@@ -356,9 +357,8 @@ class _StopSignals:
         )
 
     def _restore(self, signum: int) -> None:
-        previous = self._previous.pop(signum, None)
-        if previous is not None:  # None: a handler not set from Python; leave it
-            signal.signal(signum, previous)
+        if signum in self._previous:
+            signal.signal(signum, self._previous.pop(signum))
 
     def __exit__(self, *exc) -> None:
         for sig in list(self._previous):
