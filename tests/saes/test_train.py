@@ -68,3 +68,28 @@ def test_matryoshka_levels_are_checked_only_for_matryoshka():
 
     sae = _training_sae(SAETrainConfig(hook=HOOK, architecture="topk", matryoshka_levels=0), 32)
     assert sae.cfg.k == 32
+
+
+def test_gated_trains_sparse_and_round_trips_through_sae_lens(tmp_path):
+    from sae_lens import SAE
+
+    from workbench.cli.saes import SAE_ARCHITECTURES
+    from workbench.saes.loading import save_sae
+    from workbench.saes.train import ARCHITECTURES
+
+    assert SAE_ARCHITECTURES == list(ARCHITECTURES)  # the CLI offers every architecture
+    model = tiny_model()
+    cfg = SAETrainConfig(
+        hook=HOOK, architecture="gated", l1_coefficient=3.0, n_tokens=300_000, batch_size=1024
+    )
+    sae = train_sae(model, cfg).sae
+    x = next(activation_stream(model, HOOK, batch_size=2048, buffer_games=64, seed=99))
+    loaded = SAE.load_from_disk(save_sae(sae, tmp_path / "gated"))
+    assert loaded.cfg.architecture() == "gated"
+    with torch.no_grad():
+        features = loaded.encode(x)
+        err = ((loaded.decode(features) - x) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
+        assert torch.allclose(features, sae.encode(x))
+    assert err < 0.9, float(err)  # far better than predicting the mean
+    active = (features > 0).float().sum(-1).mean()
+    assert 0 < active < 128, float(active)  # sparse: well under half of the 256 features

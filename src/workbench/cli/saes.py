@@ -8,6 +8,9 @@ import sys
 
 from workbench.cli.flags import recorded_command
 
+#: ``workbench.saes.train.ARCHITECTURES``'s keys, without importing sae-lens to parse flags.
+SAE_ARCHITECTURES = ["topk", "batchtopk", "standard", "gated", "jumprelu", "matryoshka"]
+
 
 def _sae(args: argparse.Namespace) -> None:
     import torch
@@ -156,14 +159,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--architecture",
         default="topk",
-        choices=["topk", "batchtopk", "standard", "jumprelu", "matryoshka"],
+        choices=SAE_ARCHITECTURES,
     )
     p.add_argument("--expansion", type=int, default=8, help="d_sae / d_in")
     p.add_argument("--k", type=int, default=32, help="topk/batchtopk/matryoshka: active features")
     p.add_argument(
         "--levels", type=int, default=4, help="matryoshka: nested sizes d_sae / 2**i, i < levels"
     )
-    p.add_argument("--l1", type=float, default=5.0, help="standard: L1 coefficient")
+    p.add_argument("--l1", type=float, default=5.0, help="standard/gated: L1 coefficient")
     p.add_argument("--l0", type=float, default=2.0, help="jumprelu: L0 coefficient")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--tokens", type=int, default=3_000_000, help="activations to train on")

@@ -23,6 +23,7 @@ from jaxtyping import Float
 from sae_lens import SAE
 from sae_lens.config import LoggingConfig, SAETrainerConfig
 from sae_lens.saes.batchtopk_sae import BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig
+from sae_lens.saes.gated_sae import GatedTrainingSAE, GatedTrainingSAEConfig
 from sae_lens.saes.jumprelu_sae import JumpReLUTrainingSAE, JumpReLUTrainingSAEConfig
 from sae_lens.saes.matryoshka_batchtopk_sae import (
     MatryoshkaBatchTopKTrainingSAE,
@@ -41,11 +42,13 @@ from workbench.othello.tokens import N_CTX
 from workbench.saes.cache import ActivationCache
 from workbench.saes.loading import hook_width
 
-Architecture = Literal["topk", "batchtopk", "standard", "jumprelu", "matryoshka"]
+Architecture = Literal["topk", "batchtopk", "standard", "gated", "jumprelu", "matryoshka"]
 ARCHITECTURES: dict[str, tuple[type, type]] = {
     "topk": (TopKTrainingSAEConfig, TopKTrainingSAE),
     "batchtopk": (BatchTopKTrainingSAEConfig, BatchTopKTrainingSAE),
     "standard": (StandardTrainingSAEConfig, StandardTrainingSAE),
+    # L1 on a gate path, magnitudes apart (Rajamanoharan et al. 2024; in Karvonen et al.'s set).
+    "gated": (GatedTrainingSAEConfig, GatedTrainingSAE),
     "jumprelu": (JumpReLUTrainingSAEConfig, JumpReLUTrainingSAE),
     # BatchTopK with nested reconstruction losses (Bussmann et al. 2025), against absorption.
     "matryoshka": (MatryoshkaBatchTopKTrainingSAEConfig, MatryoshkaBatchTopKTrainingSAE),
@@ -62,7 +65,7 @@ class SAETrainConfig:
     k: int = 32  # topk / batchtopk / matryoshka: active features per position (batch average
     # for the batch variants)
     matryoshka_levels: int = 4  # matryoshka: nested prefixes of d_sae / 2**i features, i < levels
-    l1_coefficient: float = 5.0  # standard: weight of the L1 penalty
+    l1_coefficient: float = 5.0  # standard / gated: weight of the L1 penalty
     l0_coefficient: float = 2.0  # jumprelu: weight of the L0 penalty
     lr: float = 4e-4  # Adam
     n_tokens: int = 3_000_000  # activations seen in training (one per game position)
@@ -131,7 +134,7 @@ def _sparsity_knobs(cfg: SAETrainConfig, d_in: int) -> dict:
             return {"k": cfg.k}
         case "batchtopk":
             return {"k": float(cfg.k)}
-        case "standard":
+        case "standard" | "gated":
             return {"l1_coefficient": cfg.l1_coefficient}
         case "jumprelu":
             return {"l0_coefficient": cfg.l0_coefficient}
