@@ -8,10 +8,12 @@ to those records), as ``workbench`` commands run one after another:
 1. The probe suite (all properties, random-init baselines); its best mine/theirs/empty
    residual site, blocks.L*, decides where the comparison SAEs go.
 2. The probe intervention sweep, with those probes.
-3. A topk SAE at every ``blocks.L.hook_resid_post`` (more activations at L*), batchtopk
-   and standard SAEs at L*, a topk SAE on ``blocks.L*.hook_mlp_out``; then the topk SAEs'
-   random-init twins. The SAEs of one model can run side by side (``--jobs``) and harvest
-   the model's activations once for all of them (``--activation-cache``).
+3. A topk SAE (k 32) at every ``blocks.L.hook_resid_post`` (more activations at L*); at
+   L* also a batchtopk SAE at k 64 (the largest L0 the SAE target allows: a second point
+   on the sparsity / fidelity curve) and a standard one; a topk SAE on
+   ``blocks.L*.hook_mlp_out``; then the topk SAEs' random-init twins. The SAEs of one
+   model can run side by side (``--jobs``) and harvest the model's activations once for
+   all of them (``--activation-cache``).
 4. The comparison table (SAEs vs neurons, chance, random init, probes) at every residual site.
 5. Skip transcoders at every layer.
 
@@ -63,7 +65,8 @@ def sae_steps(model: str, n_layers: int, best_layer: int) -> list[Step]:
         return ["sae", model, "--hook", hook, "--threads", "1", "--architecture", architecture,
                 *sparsity, "--tokens", str(tokens)]  # fmt: skip
 
-    topk, best = ["--k", "32"], f"blocks.{best_layer}.hook_resid_post"
+    topk, batchtopk = ["--k", "32"], ["--k", "64"]
+    best = f"blocks.{best_layer}.hook_resid_post"
     every_layer = [
         sae(f"blocks.{layer}.hook_resid_post", "topk", topk,
             BEST_SITE_TOKENS if layer == best_layer else TOKENS)
@@ -71,8 +74,8 @@ def sae_steps(model: str, n_layers: int, best_layer: int) -> list[Step]:
     ]  # fmt: skip
     steps = [Step(argv, "topk SAE", group="sae") for argv in every_layer]
     steps += [
-        Step(sae(best, "batchtopk", topk, BEST_SITE_TOKENS), "batchtopk SAE at the best site",
-             group="sae"),
+        Step(sae(best, "batchtopk", batchtopk, BEST_SITE_TOKENS),
+             "batchtopk SAE (k 64) at the best site", group="sae"),
         Step(sae(best, "standard", ["--l1", "1.0"], BEST_SITE_TOKENS),
              "standard (L1) SAE at the best site", group="sae"),
         Step(sae(f"blocks.{best_layer}.hook_mlp_out", "topk", topk, TOKENS),
