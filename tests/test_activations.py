@@ -6,6 +6,7 @@ from workbench.activations import (
     Labels,
     harvest,
     harvest_to_disk,
+    hook_layer,
     load_shards,
     resid_sites,
     validate_hooks,
@@ -31,6 +32,18 @@ def test_early_sites_do_not_run_later_blocks():
     model.blocks[1].register_forward_hook(lambda *a: ran.append(1))
     harvest(model, play_games(n_games=4, rng=0), "blocks.0.hook_resid_post", progress=False)
     assert not ran
+
+
+def test_hook_layer_is_the_block_that_owns_the_hook():
+    from transformer_lens.hook_points import HookPoint
+
+    model = tiny_model()
+    for layer, block in enumerate(model.blocks):
+        hooks = [m for m in block.modules() if isinstance(m, HookPoint)]
+        assert hooks and all(hook_layer(h.name) == layer for h in hooks)
+    for name in ("hook_embed", "ln_final.hook_scale", "blocks.x.hook_resid_post", "blocks.1"):
+        with pytest.raises(HookNameError, match="not a per-block hook site"):
+            hook_layer(name)
 
 
 def test_unknown_hook_lists_valid_names():

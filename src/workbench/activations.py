@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,12 +59,26 @@ def resid_sites(model: HookedTransformer) -> list[str]:
     return ["blocks.0.hook_resid_pre", *resid_post_sites(model)]
 
 
+def hook_layer(name: str) -> int:
+    """The block a per-block hook site belongs to (``blocks.3.hook_resid_post`` -> 3).
+
+    The one place a layer is read out of a hook name; a site outside the blocks
+    (``hook_embed``, ``ln_final.hook_scale``) or a malformed name fails loudly.
+    """
+    parts = name.split(".")
+    if len(parts) < 3 or parts[0] != "blocks" or not parts[1].isdigit():
+        raise HookNameError(
+            f"{name!r} is not a per-block hook site: expected 'blocks.<layer>.<hook>', "
+            "e.g. 'blocks.2.hook_resid_post'."
+        )
+    return int(parts[1])
+
+
 def blocks_needed(model: HookedTransformer, name: str) -> int:
     """How many blocks must run for hook ``name`` to fire (n_layers + 1: the whole model)."""
     validate_hooks(model, name)
-    match = re.match(r"blocks\.(\d+)\.", name)
-    if match is not None:
-        return int(match.group(1)) + 1
+    if name.startswith("blocks."):
+        return hook_layer(name) + 1
     if name in ("hook_embed", "hook_pos_embed", "hook_tokens"):
         return 0
     return model.cfg.n_layers + 1  # ln_final, unembed

@@ -28,7 +28,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from workbench.activations import validate_hooks
+from workbench.activations import hook_layer, validate_hooks
 from workbench.othello.tokens import SQUARE_TO_TOKEN
 
 if TYPE_CHECKING:  # sae-lens is needed only when an SAE is passed in
@@ -105,7 +105,7 @@ def direct_logit_attribution(
         validate_hooks(model, [hook])
         if not hook.endswith(("hook_resid_post", "hook_resid_pre")):
             raise ValueError(f"level='sae' needs an SAE on a residual-stream hook, not {hook}.")
-        layer = int(hook.split(".")[1])
+        layer = hook_layer(hook)
         start_layer = layer + 1 if hook.endswith("hook_resid_post") else layer
         names.append(hook)
     with torch.no_grad():

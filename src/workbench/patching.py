@@ -244,7 +244,7 @@ def path_patching(
     sender_set = set(senders)
 
     def freeze(act, hook):
-        layer = int(hook.name.split(".")[1])
+        layer = hook.layer()
         if hook.name.endswith("hook_mlp_out"):
             return corr_cache[hook.name]
         out = corr_cache[hook.name].clone()

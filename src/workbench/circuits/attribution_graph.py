@@ -120,11 +120,11 @@ class LocalReplacement:
             return embedding[None].to(value.dtype)
 
         def record_input(value, hook):
-            inputs[int(hook.name.split(".")[1])] = value[0]
+            inputs[hook.layer()] = value[0]
             return value
 
         def replace_mlp(value, hook):
-            layer = int(hook.name.split(".")[1])
+            layer = hook.layer()
             tc, x = self.transcoders[layer], inputs[layer].float()
             f = tc.encode(x) if recompute else features[layer]
             for (lay, pos, feat), v in (overrides or {}).items():

@@ -34,7 +34,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
-from workbench.activations import harvest
+from workbench.activations import harvest, hook_layer
 from workbench.models.registry import DATA_DIR
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
@@ -191,4 +191,5 @@ def load_transcoders(model_name: str = "othello") -> dict[int, Transcoder]:
             f"No shipped transcoders for {model_name!r} in {TRANSCODERS_DIR} (have: {have}); "
             f"train them with `workbench transcoders {model_name}`."
         )
-    return {int(f.name.split(".")[1]): SAE.load_from_disk(f) for f in folders}
+    transcoders = [SAE.load_from_disk(f) for f in folders]
+    return {hook_layer(tc.cfg.metadata.hook_name): tc for tc in transcoders}

@@ -23,7 +23,7 @@ from sae_lens import SAE
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from workbench.activations import Activations, Labels, harvest
+from workbench.activations import Activations, Labels, harvest, hook_layer
 from workbench.othello.engine import GameRecord, play_games
 from workbench.othello.tokens import model_inputs, next_move_targets
 from workbench.probes import ProbeSuite
@@ -245,7 +245,7 @@ def comparison_table(
             name = f"{name} ({row['hook']})"
         row.pop("hook")
         rows.append({**row, "features": name})
-    layer = int(hook.split(".")[1])
+    layer = hook_layer(hook)
     neurons = neuron_activations(model, games, layer)
     flat = neurons.flat(f"blocks.{layer}.mlp.hook_post")[0].float()
     rows.append(board_metrics(flat, neurons).row(f"MLP neurons (blocks.{layer}.mlp.hook_post)"))
@@ -300,7 +300,7 @@ def _sae_coverage_row(
     acts = harvest(model, games, [hook], progress=False)
     coverage = _coverage(encode_positions(sae, acts, hook), acts)
     kind = f"SAE {sae.cfg.architecture()}{suffix} ({hook.split('.')[-1]}, d_sae {sae.cfg.d_sae})"
-    return {"model": name, "layer": int(hook.split(".")[1]), "features": kind, **coverage}
+    return {"model": name, "layer": hook_layer(hook), "features": kind, **coverage}
 
 
 def _coverage(feature_acts: Tensor, acts: Activations) -> dict[str, float]:

@@ -26,7 +26,7 @@ from sae_lens import SAE
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from workbench.activations import harvest
+from workbench.activations import harvest, hook_layer
 from workbench.othello.engine import GameRecord
 from workbench.othello.tokens import TOKEN_TO_SQUARE
 from workbench.probes import ProbeSuite
@@ -145,7 +145,7 @@ class FeatureSet:
     def _probe_cosine(self, feature: int, suite: ProbeSuite) -> np.ndarray | None:
         site = self.hook if suite.key("relative", self.hook) in suite.probes else None
         if site is None:  # e.g. an MLP-out SAE: use the residual stream after that block
-            layer = self.hook.split(".")[1]
+            layer = hook_layer(self.hook)
             site = f"blocks.{layer}.hook_resid_post"
             if suite.key("relative", site) not in suite.probes:
                 return None

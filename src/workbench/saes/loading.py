@@ -23,7 +23,7 @@ import torch
 from sae_lens import SAE
 from transformer_lens import HookedTransformer
 
-from workbench.activations import HookNameError, validate_hooks
+from workbench.activations import HookNameError, hook_layer, validate_hooks
 from workbench.models.hub import cache_unless_reachable
 from workbench.models.io import write_json
 from workbench.models.registry import DATA_DIR
@@ -88,7 +88,7 @@ def comparison_site(model: str) -> str:
         raise SAENotFoundError(
             f"No shipped residual-stream SAEs for model {model!r}; models with SAEs: {models}."
         )
-    return max(counts, key=lambda hook: (counts[hook], -int(hook.split(".")[1])))
+    return max(counts, key=lambda hook: (counts[hook], -hook_layer(hook)))
 
 
 def save_sae(sae: SAE, folder: str | Path, info: dict | None = None) -> Path:
@@ -155,7 +155,7 @@ def load_saes_by_layer(
         and e.random_init == random_init
         and e.hook.endswith("." + site)
     ]
-    entries.sort(key=lambda e: int(e.hook.split(".")[1]))
+    entries.sort(key=lambda e: hook_layer(e.hook))
     return {e.hook: SAE.load_from_disk(e.path) for e in entries}
 
 
