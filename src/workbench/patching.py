@@ -28,7 +28,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from workbench.activations import validate_hooks
+from workbench.activations import hook_layer, validate_hooks
 from workbench.attribution import Metric, logit_metric
 from workbench.othello.engine import replay
 from workbench.othello.squares import SQUARE_NAMES
@@ -244,7 +244,7 @@ def path_patching(
     sender_set = set(senders)
 
     def freeze(act, hook):
-        layer = hook.layer()
+        layer = hook_layer(hook.name)
         if hook.name.endswith("hook_mlp_out"):
             return corr_cache[hook.name]
         out = corr_cache[hook.name].clone()

@@ -35,6 +35,7 @@ from sae_lens.saes.transcoder import Transcoder
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from workbench.activations import hook_layer
 from workbench.circuits.graph import (
     FeatureGraph,
     Node,
@@ -120,11 +121,11 @@ class LocalReplacement:
             return embedding[None].to(value.dtype)
 
         def record_input(value, hook):
-            inputs[hook.layer()] = value[0]
+            inputs[hook_layer(hook.name)] = value[0]
             return value
 
         def replace_mlp(value, hook):
-            layer = hook.layer()
+            layer = hook_layer(hook.name)
             tc, x = self.transcoders[layer], inputs[layer].float()
             f = tc.encode(x) if recompute else features[layer]
             for (lay, pos, feat), v in (overrides or {}).items():
