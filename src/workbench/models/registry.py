@@ -58,6 +58,13 @@ REGISTRY: dict[str, ModelEntry] = {
             "othello-gpt-cpu",
         ),
         ModelEntry(
+            "othello-gpt-cpu-6l",
+            "shipped",
+            "OthelloGPT of 6 layers, d_model 256, trained on this project's CPU (fp16); "
+            "the next default once its probes and SAEs are rebuilt",
+            "othello-gpt-cpu-6l",
+        ),
+        ModelEntry(
             "othello-gpt-8l",
             "shipped",
             "OthelloGPT of the published size (8 layers, d_model 512), trained on a GPU, fp16",
