@@ -48,7 +48,8 @@ def test_hook_layer_is_the_block_that_owns_the_hook():
 
 def test_unknown_hook_lists_valid_names():
     with pytest.raises(
-        HookNameError, match="Valid names for this model: .*blocks.0.hook_resid_pre"
+        HookNameError,
+        match=r"Valid names for this model: blocks\.L\.SITE for L in 0\.\.1 .*'hook_resid_pre'",
     ):
         validate_hooks(tiny_model(), ["blocks.0.hook_resid_typo"])
 

@@ -54,3 +54,33 @@ def test_the_recorded_command_names_workbench_and_drops_what_does_not_change_the
     assert recorded_command(drop=("--activation-cache",)) == (
         "workbench sae othello --extra 'a b=c' --k 32"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["probes", "tiny-lm", "--games", "4", "--steps", "1"], "This needs an OthelloGPT"),
+        (["eval", "tiny-lm", "--games", "2"], "This needs an OthelloGPT"),
+        (["artefacts", "tiny-lm", "--dry-run"], "This needs an OthelloGPT"),
+        (["artefacts", "nosuch", "--dry-run"], "Unknown model 'nosuch'. Known models: "),
+        (["sae-table", "othello", "--hook", "blocks.9.hook_resid_post"], "blocks.9"),
+    ],
+)
+def test_bad_input_is_one_line_that_says_what_is_valid(argv, message, capsys, tmp_path):
+    """A user's mistake ends the command with its message, not a traceback, and writes nothing."""
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, *(["--out", str(tmp_path / "probes")] if argv[0] == "probes" else [])])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"workbench {argv[0]}: error: ") and message in err
+    assert "Traceback" not in err and not (tmp_path / "probes").exists()
+
+
+def test_a_dry_run_before_the_probes_exist_says_what_decides_the_rest(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setattr("workbench.probe_suite.PROBES_DIR", tmp_path)  # no probes shipped
+    main(["artefacts", "othello", "--dry-run"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["[1]", "[2]", "[3-18]"]
+    assert "--best-layer L lists them" in lines[-1]

@@ -26,6 +26,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
+from workbench.models.config import require_othello_model
 from workbench.models.io import atomic_write, write_json
 from workbench.othello.engine import GameRecord
 from workbench.othello.tokens import N_CTX, model_inputs
@@ -43,8 +44,11 @@ def validate_hooks(model: HookedTransformer, names: list[str] | str) -> list[str
     names = [names] if isinstance(names, str) else list(names)
     unknown = [n for n in names if n not in model.hook_dict]
     if unknown:
+        per_block = sorted({n.split(".", 2)[2] for n in model.hook_dict if n.startswith("blocks.")})
+        other = sorted(n for n in model.hook_dict if not n.startswith("blocks."))
         raise HookNameError(
-            f"Unknown hook name(s) {unknown}. Valid names for this model: {sorted(model.hook_dict)}"
+            f"Unknown hook name(s) {unknown}. Valid names for this model: blocks.L.SITE for "
+            f"L in 0..{model.cfg.n_layers - 1} and SITE one of {per_block}, or one of {other}."
         )
     return names
 
@@ -171,6 +175,7 @@ def harvest_batches(
     progress: bool = True,
 ) -> Iterator[dict[str, Float[Tensor, "batch pos d"]]]:
     """Yield the requested sites' activations, one batch of games at a time."""
+    require_othello_model(model)
     names = validate_hooks(model, hooks)
     needed = max(blocks_needed(model, n) for n in names)
     stop_at = needed if needed <= model.cfg.n_layers else None  # skip later blocks

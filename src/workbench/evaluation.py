@@ -19,6 +19,7 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from workbench.models.config import require_othello_model
 from workbench.othello.engine import GameRecord, play_games
 from workbench.othello.tokens import (
     N_CTX,
@@ -77,6 +78,7 @@ def evaluate_legal_moves(
     model: HookedTransformer, games: GameRecord, *, batch_size: int = 500
 ) -> LegalMoveMetrics:
     """Score ``model`` on ``games`` against the exact legal-move sets."""
+    require_othello_model(model)
     device = model.cfg.device
     tokens = torch.from_numpy(model_inputs(games))
     legal = torch.from_numpy(next_move_targets(games))

@@ -25,6 +25,7 @@ from transformer_lens import HookedTransformer
 
 from workbench.activations import resid_sites, validate_hooks
 from workbench.evaluation import in_top_n
+from workbench.models.config import require_othello_model
 from workbench.othello.engine import GameRecord, legal_moves, pack, unpack
 from workbench.othello.squares import EMPTY, MINE, THEIRS
 from workbench.othello.tokens import N_CTX, TOKEN_TO_SQUARE, model_inputs
@@ -122,6 +123,7 @@ def predict_with_edits(
 
     ``probes`` maps hook site -> relative-frame probe; every given site is edited.
     """
+    require_othello_model(model)
     validate_hooks(model, list(probes))
     out = torch.full((len(edits), 64), -torch.inf)
     # Causal attention: tokens after an edit's position cannot change its prediction, so

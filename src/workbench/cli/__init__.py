@@ -23,4 +23,16 @@ def main(argv: list[str] | None = None) -> None:
     for area in (othello, lm, probes, saes, render):
         area.register(sub)
     args = parser.parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except (ValueError, LookupError, OSError) as err:
+        if not _is_input_error(err):
+            raise  # a bug, not bad input: keep the traceback
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        parser.exit(2, f"workbench {args.command}: error: {message}\n")
+
+
+def _is_input_error(err: BaseException) -> bool:
+    """The workbench's own errors about what it was given (they say what is valid), and
+    files that are not there."""
+    return type(err).__module__.startswith("workbench.") or type(err) is FileNotFoundError

@@ -79,9 +79,12 @@ def _interventions(args: argparse.Namespace) -> None:
 def _artefacts(args: argparse.Namespace) -> None:
     from workbench import artefacts
     from workbench.models import load_model
-    from workbench.probe_suite import load_probes
+    from workbench.models.config import require_othello_model
+    from workbench.probe_suite import PROBES_DIR, load_probes
 
-    n_layers = load_model(args.model).cfg.n_layers
+    model = load_model(args.model)
+    require_othello_model(model)
+    n_layers = model.cfg.n_layers
     first = artefacts.probe_steps(args.model)
     total = len(first) + len(artefacts.sae_steps(args.model, n_layers, 0))
     if not 1 <= args.start <= total:
@@ -93,6 +96,13 @@ def _artefacts(args: argparse.Namespace) -> None:
     }
     artefacts.run(first[args.start - 1 :], first=args.start, **options)
     layer = args.best_layer
+    if layer is None and args.dry_run and not (PROBES_DIR / args.model / "probes.json").exists():
+        sys.stdout.write(
+            f"[{len(first) + 1}-{total}] the SAE, table and transcoder steps: where the SAEs go "
+            f"depends on the best layer of the probes step 1 trains ({args.model!r} has none "
+            "shipped yet); --best-layer L lists them for layer L.\n"
+        )
+        return
     if layer is None:  # the probes just trained (or, on a dry run, the shipped ones)
         layer = artefacts.best_layer(load_probes(args.model), n_layers)
     rest = artefacts.sae_steps(args.model, n_layers, layer)

@@ -87,3 +87,23 @@ def random_init_twin(model: HookedTransformer) -> HookedTransformer:
     """The model's architecture with random weights: the baseline the shipped random-init
     probes and SAEs were trained on (same seed everywhere, so they match it)."""
     return OthelloGPTConfig.from_hooked(model).build(seed=RANDOM_INIT_SEED).eval()
+
+
+class NotOthelloModelError(ValueError):
+    """An Othello analysis was given a model that does not read Othello tokens."""
+
+
+def require_othello_model(model: HookedTransformer) -> None:
+    """Fail loudly unless ``model`` reads OthelloGPT tokens (61 of them, 59 positions).
+
+    A language model would otherwise take the move tokens as word pieces without complaint
+    (1..60 are valid ids of any larger vocabulary) and every figure would be noise.
+    """
+    d_vocab, n_ctx = model.cfg.d_vocab, model.cfg.n_ctx
+    if d_vocab != D_VOCAB or n_ctx < N_CTX:
+        raise NotOthelloModelError(
+            f"This needs an OthelloGPT (a vocabulary of {D_VOCAB} tokens: pass + the 60 "
+            f"non-centre squares, and a context of at least {N_CTX} moves); this model has a "
+            f"vocabulary of {d_vocab} and a context of {n_ctx}. Othello models: 'othello', "
+            "'othello-gpt-cpu-6l', 'othello-gpt-8l', 'othello-gpt' (workbench.list_models())."
+        )

@@ -146,9 +146,13 @@ def load_model(
     return _published_from_hub(cache_dir)
 
 
+class UnknownModelError(ValueError):
+    """A model name the registry does not hold."""
+
+
 def _entry(name: str) -> ModelEntry:
     if name not in REGISTRY:
-        raise ValueError(f"Unknown model {name!r}. Known models: {sorted(REGISTRY)}.")
+        raise UnknownModelError(f"Unknown model {name!r}. Known models: {sorted(REGISTRY)}.")
     return REGISTRY[name]
 
 

@@ -24,6 +24,7 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from workbench.activations import Activations, Labels, harvest, hook_layer
+from workbench.models.config import require_othello_model
 from workbench.othello.engine import GameRecord, play_games
 from workbench.othello.tokens import model_inputs, next_move_targets
 from workbench.probes import ProbeSuite
@@ -81,6 +82,7 @@ class SAEMetrics:
 
 
 def _next_move_loss(model: HookedTransformer, games: GameRecord, fwd_hooks=()) -> float:
+    require_othello_model(model)
     tokens = torch.from_numpy(model_inputs(games))
     legal = torch.from_numpy(next_move_targets(games))
     mask = legal.any(-1)
