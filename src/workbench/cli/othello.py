@@ -40,8 +40,11 @@ def _ship(args: argparse.Namespace) -> None:
 def _models(args: argparse.Namespace) -> None:
     from workbench.models import list_models
 
-    for entry in list_models():
-        sys.stdout.write(f"{entry.name:16s} {entry.status:12s} {entry.description}\n")
+    entries = list_models()
+    name_width = max(len(e.name) for e in entries)
+    status_width = max(len(e.status) for e in entries)
+    for e in entries:
+        sys.stdout.write(f"{e.name:{name_width}s}  {e.status:{status_width}s}  {e.description}\n")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -104,6 +104,6 @@ def require_othello_model(model: HookedTransformer) -> None:
         raise NotOthelloModelError(
             f"This needs an OthelloGPT (a vocabulary of {D_VOCAB} tokens: pass + the 60 "
             f"non-centre squares, and a context of at least {N_CTX} moves); this model has a "
-            f"vocabulary of {d_vocab} and a context of {n_ctx}. Othello models: 'othello', "
-            "'othello-gpt-cpu-6l', 'othello-gpt-8l', 'othello-gpt' (workbench.list_models())."
+            f"vocabulary of {d_vocab} and a context of {n_ctx}. workbench.list_models() (or "
+            "'workbench models') names the OthelloGPTs, 'othello' first."
         )
