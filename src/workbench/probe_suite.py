@@ -30,9 +30,8 @@ def load_probes(model_name: str = "othello") -> ProbeSuite:
     """The shipped probe suite of a shipped model."""
     folder = PROBES_DIR / model_name
     if not (folder / "probes.json").exists():
-        shipped = sorted(p.name for p in PROBES_DIR.glob("*") if (p / "probes.json").exists())
         raise FileNotFoundError(
-            f"No shipped probes for {model_name!r}; shipped: {shipped}. "
+            f"No shipped probes for {model_name!r}; shipped: {list_probe_suites()}. "
             f"Train them: workbench probes {model_name}"
         )
     return ProbeSuite.load(folder)

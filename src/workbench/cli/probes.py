@@ -80,7 +80,7 @@ def _artefacts(args: argparse.Namespace) -> None:
     from workbench import artefacts
     from workbench.models import load_model
     from workbench.models.config import require_othello_model
-    from workbench.probe_suite import PROBES_DIR, load_probes
+    from workbench.probe_suite import list_probe_suites, load_probes
 
     model = load_model(args.model)
     require_othello_model(model)
@@ -96,7 +96,7 @@ def _artefacts(args: argparse.Namespace) -> None:
     }
     artefacts.run(first[args.start - 1 :], first=args.start, **options)
     layer = args.best_layer
-    if layer is None and args.dry_run and not (PROBES_DIR / args.model / "probes.json").exists():
+    if layer is None and args.dry_run and args.model not in list_probe_suites():
         sys.stdout.write(
             f"[{len(first) + 1}-{total}] the SAE, table and transcoder steps: where the SAEs go "
             f"depends on the best layer of the probes step 1 trains ({args.model!r} has none "
