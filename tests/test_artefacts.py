@@ -1,5 +1,6 @@
 """The rebuild plan against the records of what is shipped: every shipped SAE, table and
-transcoder of the default model was made by a command the plan runs, and vice versa."""
+transcoder of each model `workbench artefacts` rebuilt was made by a command the plan runs,
+and vice versa."""
 
 import io
 import json
@@ -10,11 +11,17 @@ from sae_lens import SAE
 
 from workbench import artefacts
 from workbench.models import model_card
-from workbench.models.registry import DATA_DIR
+from workbench.models.registry import DATA_DIR, canonical_name
 from workbench.probe_suite import load_probes
 from workbench.saes.loading import comparison_site
 
+# The models whose whole set of artefacts the plan made: the default and the one before it.
+REBUILT = [canonical_name("othello")]
 N_LAYERS = model_card("othello")["architecture"]["n_layers"]
+
+
+def _n_layers(model: str) -> int:
+    return model_card(model)["architecture"]["n_layers"]
 
 
 def _options(command: str, verb: str) -> dict:
@@ -30,10 +37,10 @@ def _options(command: str, verb: str) -> dict:
     return options
 
 
-def _plan(verb: str) -> list[dict]:
-    suite = load_probes("othello")
-    layer = artefacts.best_layer(suite, N_LAYERS)
-    steps = artefacts.probe_steps("othello") + artefacts.sae_steps("othello", N_LAYERS, layer)
+def _plan(model: str, verb: str) -> list[dict]:
+    n_layers = _n_layers(model)
+    layer = artefacts.best_layer(load_probes(model), n_layers)
+    steps = artefacts.probe_steps(model) + artefacts.sae_steps(model, n_layers, layer)
     return [_options("workbench " + shlex.join(s.argv), verb) for s in steps if s.argv[0] == verb]
 
 
@@ -48,32 +55,46 @@ def _same(a: list[dict], b: list[dict]) -> bool:
     return sorted(map(key, a)) == sorted(map(key, b))
 
 
-def test_the_comparison_saes_sit_where_the_shipped_probes_read_the_board_best():
-    layer = artefacts.best_layer(load_probes("othello"), N_LAYERS)
-    assert comparison_site("othello") == f"blocks.{layer}.hook_resid_post"
+@pytest.mark.parametrize("model", REBUILT)
+def test_the_comparison_saes_sit_where_the_shipped_probes_read_the_board_best(model):
+    layer = artefacts.best_layer(load_probes(model), _n_layers(model))
+    assert comparison_site(model) == f"blocks.{layer}.hook_resid_post"
 
 
-def test_plan_reproduces_every_shipped_sae():
-    assert _same(_plan("sae"), _shipped("saes/othello/*/*/training.json", "sae", "command"))
+@pytest.mark.parametrize("model", REBUILT)
+def test_plan_reproduces_every_shipped_sae(model):
+    shipped = _shipped(f"saes/{model}/*/*/training.json", "sae", "command")
+    assert _same(_plan(model, "sae"), shipped)
 
 
-def test_plan_reproduces_every_shipped_table_and_the_transcoders():
-    tables = _shipped("saes/othello/*/evaluation.json", "sae-table", "command")
-    assert _same(_plan("sae-table"), tables)
-    transcoders = _shipped("transcoders/othello/*/training.json", "transcoders", "command")
+@pytest.mark.parametrize("model", REBUILT)
+def test_plan_reproduces_every_shipped_table_and_the_transcoders(model):
+    tables = _shipped(f"saes/{model}/*/evaluation.json", "sae-table", "command")
+    assert _same(_plan(model, "sae-table"), tables)
+    transcoders = _shipped(f"transcoders/{model}/*/training.json", "transcoders", "command")
     assert all(t == transcoders[0] for t in transcoders)  # one command trained every layer
-    assert _same(_plan("transcoders"), transcoders[:1])
+    assert _same(_plan(model, "transcoders"), transcoders[:1])
 
 
-def test_plan_reproduces_the_probe_suite_and_interventions():
-    record = json.loads((DATA_DIR / "probes/othello/probes.json").read_text())["config"]
-    (probes,) = _plan("probes")
+@pytest.mark.parametrize("model", REBUILT)
+def test_plan_reproduces_the_probe_suite_and_interventions(model):
+    record = json.loads((DATA_DIR / f"probes/{model}/probes.json").read_text())["config"]
+    (probes,) = _plan(model, "probes")
     assert (int(probes["--games"]), int(probes["--steps"])) == (
         record["n_games"],
         record["steps"],
     )
-    shipped = _shipped("probes/othello/interventions.json", "interventions", "command")
-    assert _same(_plan("interventions"), shipped)
+    shipped = _shipped(f"probes/{model}/interventions.json", "interventions", "command")
+    assert _same(_plan(model, "interventions"), shipped)
+
+
+@pytest.mark.parametrize("model", REBUILT)
+def test_every_record_names_the_model_that_made_it_never_an_alias(model):
+    records = [json.loads(f.read_text()) for f in DATA_DIR.glob(f"*/{model}/**/*.json")]
+    commands = [r["command"] for r in records if "command" in r]
+    assert commands and all(shlex.split(c)[:3][2] == model for c in commands), commands
+    names = [r["metadata"]["model_name"] for r in records if "metadata" in r]  # sae-lens cfg
+    assert names and set(names) <= {model, model + "-random-init"}
 
 
 def test_a_layer_outside_the_model_or_no_jobs_is_refused():

@@ -44,16 +44,20 @@ def test_the_recorded_command_names_workbench_and_drops_what_does_not_change_the
     monkeypatch,
 ):
     from workbench.cli.flags import recorded_command
+    from workbench.models.registry import canonical_name
 
     argv = ["/somewhere/workbench/__main__.py", "sae", "othello", "--activation-cache", "c",
             "--extra", "a b=c", "--activation-cache=d", "--k", "32"]  # fmt: skip
     monkeypatch.setattr("sys.argv", argv)
-    assert recorded_command() == "workbench sae othello --activation-cache c --extra 'a b=c' " + (
+    model = canonical_name("othello")  # the alias is recorded as the model it names now
+    assert recorded_command() == f"workbench sae {model} --activation-cache c --extra 'a b=c' " + (
         "--activation-cache=d --k 32"
     )
     assert recorded_command(drop=("--activation-cache",)) == (
-        "workbench sae othello --extra 'a b=c' --k 32"
+        f"workbench sae {model} --extra 'a b=c' --k 32"
     )
+    monkeypatch.setattr("sys.argv", ["workbench", "render", "--out", "othello"])
+    assert recorded_command() == "workbench render --out othello"  # only the model word
 
 
 @pytest.mark.parametrize(
@@ -84,3 +88,13 @@ def test_a_dry_run_before_the_probes_exist_says_what_decides_the_rest(
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["[1]", "[2]", "[3-18]"]
     assert "--best-layer L lists them" in lines[-1]
+
+
+def test_models_lists_each_alias_beside_the_model_it_names(capsys):
+    from workbench.models.registry import ALIASES
+
+    main(["models"])
+    lines = capsys.readouterr().out.splitlines()
+    for alias, target in ALIASES.items():
+        (line,) = [line for line in lines if f" {target} " in f" {line} "]
+        assert line.startswith(f"{alias} = ") or f" {alias} = " in line

@@ -18,7 +18,7 @@ import torch
 
 from workbench.activations import PROPERTIES, harvest, resid_sites
 from workbench.models.config import random_init_twin
-from workbench.models.registry import DATA_DIR, load_model
+from workbench.models.registry import DATA_DIR, canonical_name, load_model
 from workbench.othello.engine import play_games
 from workbench.probes import ProbeConfig, ProbeSuite, train_probes
 
@@ -28,7 +28,7 @@ PROBE_GAMES_SEED = 424242
 
 def load_probes(model_name: str = "othello") -> ProbeSuite:
     """The shipped probe suite of a shipped model."""
-    folder = PROBES_DIR / model_name
+    folder = PROBES_DIR / canonical_name(model_name)
     if not (folder / "probes.json").exists():
         raise FileNotFoundError(
             f"No shipped probes for {model_name!r}; shipped: {list_probe_suites()}. "
@@ -47,6 +47,7 @@ def build_probe_suite(
     out: Path | None = None,
 ) -> ProbeSuite:
     start = time.perf_counter()
+    model_name = canonical_name(model_name)
     config = config or ProbeConfig()
     model = load_model(model_name).to(config.device)
     games = play_games(n_games=n_games, rng=np.random.default_rng(PROBE_GAMES_SEED))

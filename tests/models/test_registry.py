@@ -3,9 +3,12 @@ import json
 import pytest
 import torch
 
+from workbench.circuits.transcoders import transcoder_dir
 from workbench.models import ModelFileError, list_models, load_model, model_card
 from workbench.models.config import OthelloGPTConfig
-from workbench.models.registry import PUBLISHED_REPO
+from workbench.models.registry import ALIASES, PUBLISHED_REPO, REGISTRY, aliases_of, canonical_name
+from workbench.probe_suite import load_probes
+from workbench.saes.loading import list_saes, sae_dir
 
 from helpers import network_blocked
 
@@ -36,8 +39,21 @@ def test_shipped_models_load_with_network_blocked():
 
 def test_registry_lists_models():
     names = {m.name: m for m in list_models()}
-    assert {"othello", "othello-gpt-8l", "othello-gpt"} <= set(names)
-    assert names["othello"].status == "shipped"
+    assert {"othello-gpt-cpu", "othello-gpt-8l", "othello-gpt"} <= set(names)
+    assert names[canonical_name("othello")].status == "shipped"
+
+
+def test_an_alias_is_the_model_it_names_and_its_artefacts_are_filed_under_that_name():
+    default = canonical_name("othello")
+    assert default in REGISTRY and "othello" not in REGISTRY and "othello" in aliases_of(default)
+    assert all(target in REGISTRY for target in ALIASES.values())
+    assert model_card("othello") == model_card(default)
+    assert load_probes("othello").accuracy == load_probes(default).accuracy
+    assert {e.path for e in list_saes("othello")} == {e.path for e in list_saes(default)}
+    assert {e.model for e in list_saes("othello")} == {default}
+    assert sae_dir("othello", "h", "topk") == sae_dir(default, "h", "topk")
+    assert transcoder_dir("othello", 0) == transcoder_dir(default, 0)
+    assert canonical_name("no-such-name") == "no-such-name"  # not an alias: left to the caller
 
 
 def test_published_model_loads_from_local_hub_cache_offline(tmp_path, monkeypatch):

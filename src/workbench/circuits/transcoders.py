@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.activations import harvest, hook_layer
-from workbench.models.registry import DATA_DIR
+from workbench.models.registry import DATA_DIR, canonical_name
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
 
@@ -177,14 +177,14 @@ TRANSCODERS_DIR = DATA_DIR / "transcoders"
 
 
 def transcoder_dir(model_name: str, layer: int) -> Path:
-    return TRANSCODERS_DIR / model_name / f"blocks.{layer}.mlp"
+    return TRANSCODERS_DIR / canonical_name(model_name) / f"blocks.{layer}.mlp"
 
 
 def load_transcoders(model_name: str = "othello") -> dict[int, Transcoder]:
     """The shipped transcoders of ``model_name``, one per layer, by layer."""
     from sae_lens import SAE
 
-    folders = sorted((TRANSCODERS_DIR / model_name).glob("blocks.*.mlp"))
+    folders = sorted((TRANSCODERS_DIR / canonical_name(model_name)).glob("blocks.*.mlp"))
     if not folders:
         have = sorted(p.name for p in TRANSCODERS_DIR.glob("*")) if TRANSCODERS_DIR.exists() else []
         raise FileNotFoundError(

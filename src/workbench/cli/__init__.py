@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 from workbench.cli import lm, othello, probes, render, saes
+from workbench.models.registry import canonical_name
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,6 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     for area in (othello, lm, probes, saes, render):
         area.register(sub)
     args = parser.parse_args(argv)
+    if isinstance(getattr(args, "model", None), str):
+        # Handlers write artefacts under the model's own name, never an alias (see
+        # workbench.models.registry.ALIASES), so they all see that name.
+        args.model = canonical_name(args.model)
     try:
         args.func(args)
     except (ValueError, LookupError, OSError) as err:

@@ -9,13 +9,20 @@ import shlex
 import sys
 from dataclasses import fields
 
+from workbench.models.registry import canonical_name
+
 
 def recorded_command(*, drop: tuple[str, ...] = ()) -> str:
     """This command line as an artefact records it: ``workbench ARGS`` whichever way it was
     started (``.venv/bin/workbench``, ``python -m workbench``), less the options in ``drop``
-    and their values (options that change how long it takes, not what it makes)."""
+    and their values (options that change how long it takes, not what it makes), and with
+    a model alias after the verb replaced by the model it names now (``othello`` may name
+    another model later; the record must still say which one made the artefact)."""
+    words = sys.argv[1:]
+    if len(words) > 1 and not words[1].startswith("-"):
+        words = [words[0], canonical_name(words[1]), *words[2:]]
     kept, skip = [], False
-    for word in sys.argv[1:]:
+    for word in words:
         if skip:
             skip = False
         elif word in drop:

@@ -52,16 +52,15 @@ REGISTRY: dict[str, ModelEntry] = {
     e.name: e
     for e in [
         ModelEntry(
-            "othello",
+            "othello-gpt-cpu",
             "shipped",
-            "Default OthelloGPT: 4 layers, d_model 128, trained on this project's CPU",
+            "OthelloGPT of 4 layers, d_model 128, trained on this project's CPU",
             "othello-gpt-cpu",
         ),
         ModelEntry(
             "othello-gpt-cpu-6l",
             "shipped",
-            "OthelloGPT of 6 layers, d_model 256, trained on this project's CPU (fp16); "
-            "the next default once its probes and SAEs are rebuilt",
+            "OthelloGPT of 6 layers, d_model 256, trained on this project's CPU (fp16)",
             "othello-gpt-cpu-6l",
         ),
         ModelEntry(
@@ -101,6 +100,22 @@ REGISTRY: dict[str, ModelEntry] = {
 }
 
 
+# Names for the roles a model plays, each pointing at one entry. Shipped artefacts (probes,
+# SAEs, transcoders) are filed under the entry's own name, never an alias, so making another
+# model the default changes one line here and moves no files.
+ALIASES: dict[str, str] = {"othello": "othello-gpt-cpu"}
+
+
+def canonical_name(name: str) -> str:
+    """The entry an alias points at; any other name unchanged. Artefacts are filed under it."""
+    return ALIASES.get(name, name)
+
+
+def aliases_of(name: str) -> list[str]:
+    """The aliases that point at entry ``name`` now."""
+    return sorted(alias for alias, target in ALIASES.items() if target == name)
+
+
 def list_models() -> list[ModelEntry]:
     """Every model ``load_model`` accepts, with whether it is available offline."""
     return list(REGISTRY.values())
@@ -124,7 +139,7 @@ def load_model(
     name. ``cache_dir``: the Hugging Face cache to look in.
     """
     entry = _entry(name)
-    if path is not None and Path(path).is_dir() and name not in ("gpt2-small", "minilm"):
+    if path is not None and Path(path).is_dir() and entry.name not in ("gpt2-small", "minilm"):
         return load_model_folder(Path(path))
     if entry.kind == "shipped":
         if entry.status == "missing":
@@ -133,11 +148,11 @@ def load_model(
                 "is this a full clone of the repository?"
             )
         return load_model_folder(entry.path)
-    if name == "minilm":
+    if entry.name == "minilm":
         from workbench.models.minilm import load_minilm
 
         return load_minilm(path)
-    if name == "gpt2-small":
+    if entry.name == "gpt2-small":
         from workbench.models.gpt2 import load_gpt2
 
         return load_gpt2(path=path, cache_dir=cache_dir)
@@ -151,9 +166,12 @@ class UnknownModelError(ValueError):
 
 
 def _entry(name: str) -> ModelEntry:
-    if name not in REGISTRY:
-        raise UnknownModelError(f"Unknown model {name!r}. Known models: {sorted(REGISTRY)}.")
-    return REGISTRY[name]
+    if canonical_name(name) not in REGISTRY:
+        aliases = ", ".join(f"{a} -> {t}" for a, t in sorted(ALIASES.items()))
+        raise UnknownModelError(
+            f"Unknown model {name!r}. Known models: {sorted(REGISTRY)}; aliases: {aliases}."
+        )
+    return REGISTRY[canonical_name(name)]
 
 
 def _published_config(config_json: Path | None) -> OthelloGPTConfig:

@@ -6,6 +6,9 @@ Shipped SAEs live in sae-lens's own on-disk format (``cfg.json`` +
 
     data/saes/<model>/<hook>/<architecture>[-random-init]/
 
+``<model>`` is the registry entry's own name: an alias such as ``othello`` finds the SAEs
+of the model it points at.
+
 ``-random-init`` marks the same SAE trained on a randomly initialised model of the same
 architecture (the baseline that shows what the architecture alone gives). Each folder
 also holds ``training.json``: the config, the command, the time it took and the
@@ -26,7 +29,7 @@ from transformer_lens import HookedTransformer
 from workbench.activations import HookNameError, hook_layer, validate_hooks
 from workbench.models.hub import cache_unless_reachable
 from workbench.models.io import write_json
-from workbench.models.registry import DATA_DIR
+from workbench.models.registry import DATA_DIR, canonical_name
 
 SAES_DIR = DATA_DIR / "saes"
 RANDOM_INIT = "-random-init"
@@ -54,7 +57,8 @@ class SAEEntry:
 
 
 def sae_dir(model: str, hook: str, architecture: str, *, random_init: bool = False) -> Path:
-    return SAES_DIR / model / hook / (architecture + (RANDOM_INIT if random_init else ""))
+    folder = architecture + (RANDOM_INIT if random_init else "")
+    return SAES_DIR / canonical_name(model) / hook / folder
 
 
 def list_saes(model: str | None = None) -> list[SAEEntry]:
@@ -72,7 +76,7 @@ def list_saes(model: str | None = None) -> list[SAEEntry]:
                 path=folder,
             )
         )
-    return [e for e in entries if model is None or e.model == model]
+    return [e for e in entries if model is None or e.model == canonical_name(model)]
 
 
 def comparison_site(model: str) -> str:
@@ -122,7 +126,7 @@ def load_sae(
     ``load_sae("gpt2-small-res-jb", "blocks.8.hook_resid_pre")`` goes through
     ``SAE.from_pretrained`` (the Hub or its local cache).
     """
-    shipped = [e for e in list_saes() if e.model == model_or_release]
+    shipped = list_saes(model_or_release)
     if shipped:
         folder = sae_dir(model_or_release, hook_or_id, architecture or "", random_init=random_init)
         if not (folder / "cfg.json").exists():
