@@ -102,6 +102,21 @@ def test_coverage_by_layer_scores_random_init_saes_on_the_twin():
     assert random[key] != pytest.approx(trained[key], abs=1e-4)
 
 
+def test_a_shipped_models_rows_cover_every_layer_and_every_shipped_sae():
+    from workbench.saes.evaluate import shipped_coverage_by_layer
+    from workbench.saes.loading import list_saes
+
+    name = "othello-gpt-cpu"  # the smallest OthelloGPT with SAEs shipped at every layer
+    rows = shipped_coverage_by_layer(name, play_games(n_games=4, rng=3))
+    shipped = [e for e in list_saes(name) if e.architecture == "topk"]
+    resid = [e for e in shipped if e.hook.endswith("hook_resid_post")]
+    saes = [r for r in rows if r["features"].startswith("SAE")]
+    twins = [r for r in saes if "random-init" in r["features"]]
+    assert len(saes) == len(resid) and len(twins) == sum(e.random_init for e in resid)
+    neurons = [r["layer"] for r in rows if r["features"].startswith("MLP neurons")]
+    assert neurons == list(range(4)) and {r["model"] for r in rows} == {name}
+
+
 def test_chance_level_is_the_f1_of_always_saying_yes():
     """Checked against 2p / (1 + p) per property, p its frequency, averaged over the
     properties that occur: computed here with numpy from the engine's own boards."""

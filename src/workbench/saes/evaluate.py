@@ -24,7 +24,8 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from workbench.activations import Activations, Labels, harvest, hook_layer
-from workbench.models.config import require_othello_model
+from workbench.models.config import random_init_twin, require_othello_model
+from workbench.models.registry import load_model
 from workbench.othello.engine import GameRecord, play_games
 from workbench.othello.tokens import model_inputs, next_move_targets
 from workbench.probes import ProbeSuite
@@ -36,7 +37,7 @@ from workbench.saes.board import (
     reconstruct_board,
     score_features,
 )
-from workbench.saes.loading import check_compatible
+from workbench.saes.loading import check_compatible, load_saes_by_layer
 
 EVAL_SEED = 20241124  # evaluation games: never the training stream's (seed, chunk) pairs
 
@@ -293,6 +294,19 @@ def coverage_by_layer(
         kind = f"MLP neurons (d_mlp {model.cfg.d_mlp})"
         rows.append({"model": name, "layer": layer, "features": kind, **_coverage(flat, acts)})
     return rows
+
+
+def shipped_coverage_by_layer(
+    name: str, games: GameRecord, *, model: HookedTransformer | None = None
+) -> list[dict]:
+    """``coverage_by_layer`` of a shipped model with its shipped topk SAEs at every residual
+    layer and, where they are shipped, their random-init twins: one model's rows of the
+    superposition comparison across widths. ``model``: ``name`` already loaded."""
+    model = model or load_model(name)
+    twin_saes = load_saes_by_layer(name, random_init=True)
+    random_init = (random_init_twin(model), twin_saes) if twin_saes else None
+    saes = load_saes_by_layer(name)
+    return coverage_by_layer(model, games, name=name, saes=saes, random_init=random_init)
 
 
 def _sae_coverage_row(
