@@ -20,6 +20,7 @@ CI_PARAMETERS = {
     "N_LABEL_GAMES": 100,
     "N_WINDOWS": 128,
     "N_SEQS": 16,
+    "COMPARE": ("othello-small",),  # notebook 03: one other width (the 8-layer model is slow)
 }
 
 

@@ -103,7 +103,7 @@ REGISTRY: dict[str, ModelEntry] = {
 # Names for the roles a model plays, each pointing at one entry. Shipped artefacts (probes,
 # SAEs, transcoders) are filed under the entry's own name, never an alias, so making another
 # model the default changes one line here and moves no files.
-ALIASES: dict[str, str] = {"othello": "othello-gpt-cpu"}
+ALIASES: dict[str, str] = {"othello": "othello-gpt-cpu-6l", "othello-small": "othello-gpt-cpu"}
 
 
 def canonical_name(name: str) -> str:
