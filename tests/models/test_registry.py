@@ -6,7 +6,7 @@ import torch
 from workbench.circuits.transcoders import transcoder_dir
 from workbench.models import ModelFileError, list_models, load_model, model_card
 from workbench.models.config import OthelloGPTConfig
-from workbench.models.registry import ALIASES, PUBLISHED_REPO, REGISTRY, aliases_of, canonical_name
+from workbench.models.registry import ALIASES, PUBLISHED_REPO, REGISTRY, canonical_name
 from workbench.probe_suite import load_probes
 from workbench.saes.loading import list_saes, sae_dir
 
@@ -45,7 +45,10 @@ def test_registry_lists_models():
 
 def test_an_alias_is_the_model_it_names_and_its_artefacts_are_filed_under_that_name():
     default = canonical_name("othello")
-    assert default in REGISTRY and "othello" not in REGISTRY and "othello" in aliases_of(default)
+    assert (
+        default in REGISTRY and "othello" not in REGISTRY and "othello" in REGISTRY[default].aliases
+    )
+    assert REGISTRY[default].label.startswith("othello = ")
     assert all(target in REGISTRY for target in ALIASES.values())
     assert model_card("othello") == model_card(default)
     assert load_probes("othello").accuracy == load_probes(default).accuracy

@@ -39,16 +39,12 @@ def _ship(args: argparse.Namespace) -> None:
 
 def _models(args: argparse.Namespace) -> None:
     from workbench.models import list_models
-    from workbench.models.registry import aliases_of
 
     entries = list_models()
-    names = {e.name: " = ".join([*aliases_of(e.name), e.name]) for e in entries}
-    name_width = max(map(len, names.values()))
+    name_width = max(len(e.label) for e in entries)
     status_width = max(len(e.status) for e in entries)
     for e in entries:
-        sys.stdout.write(
-            f"{names[e.name]:{name_width}s}  {e.status:{status_width}s}  {e.description}\n"
-        )
+        sys.stdout.write(f"{e.label:{name_width}s}  {e.status:{status_width}s}  {e.description}\n")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -42,6 +42,16 @@ class ModelEntry:
         return MODELS_DIR / self.folder if self.folder else None
 
     @property
+    def aliases(self) -> list[str]:
+        """The names in ``ALIASES`` that point at this entry now (``othello`` at the default)."""
+        return sorted(alias for alias, target in ALIASES.items() if target == self.name)
+
+    @property
+    def label(self) -> str:
+        """The entry's name with its aliases first: ``othello = othello-gpt-cpu-6l``."""
+        return " = ".join([*self.aliases, self.name])
+
+    @property
     def status(self) -> str:
         if self.kind == "shipped":
             return "shipped" if (self.path / "config.json").exists() else "missing"
@@ -52,16 +62,16 @@ REGISTRY: dict[str, ModelEntry] = {
     e.name: e
     for e in [
         ModelEntry(
-            "othello-gpt-cpu",
-            "shipped",
-            "OthelloGPT of 4 layers, d_model 128, trained on this project's CPU",
-            "othello-gpt-cpu",
-        ),
-        ModelEntry(
             "othello-gpt-cpu-6l",
             "shipped",
             "OthelloGPT of 6 layers, d_model 256, trained on this project's CPU (fp16)",
             "othello-gpt-cpu-6l",
+        ),
+        ModelEntry(
+            "othello-gpt-cpu",
+            "shipped",
+            "OthelloGPT of 4 layers, d_model 128, trained on this project's CPU",
+            "othello-gpt-cpu",
         ),
         ModelEntry(
             "othello-gpt-8l",
@@ -109,11 +119,6 @@ ALIASES: dict[str, str] = {"othello": "othello-gpt-cpu-6l", "othello-small": "ot
 def canonical_name(name: str) -> str:
     """The entry an alias points at; any other name unchanged. Artefacts are filed under it."""
     return ALIASES.get(name, name)
-
-
-def aliases_of(name: str) -> list[str]:
-    """The aliases that point at entry ``name`` now."""
-    return sorted(alias for alias, target in ALIASES.items() if target == name)
 
 
 def list_models() -> list[ModelEntry]:
