@@ -26,9 +26,15 @@ PROBES_DIR = DATA_DIR / "probes"
 PROBE_GAMES_SEED = 424242
 
 
+def probe_dir(model_name: str) -> Path:
+    """Where a model's probe suite and intervention sweep are shipped (an alias finds the
+    folder of the model it names)."""
+    return PROBES_DIR / canonical_name(model_name)
+
+
 def load_probes(model_name: str = "othello") -> ProbeSuite:
     """The shipped probe suite of a shipped model."""
-    folder = PROBES_DIR / canonical_name(model_name)
+    folder = probe_dir(model_name)
     if not (folder / "probes.json").exists():
         raise FileNotFoundError(
             f"No shipped probes for {model_name!r}; shipped: {list_probe_suites()}. "
@@ -72,7 +78,7 @@ def build_probe_suite(
         "torch_threads": torch.get_num_threads(),
         "hardware": torch.cuda.get_device_name() if config.device == "cuda" else "CPU",
     }
-    suite.save(out or PROBES_DIR / model_name)
+    suite.save(out or probe_dir(model_name))
     return suite
 
 

@@ -46,7 +46,7 @@ def _interventions(args: argparse.Namespace) -> None:
     from workbench.models import load_model
     from workbench.models.io import write_json
     from workbench.othello import play_games
-    from workbench.probe_suite import PROBES_DIR, load_probes
+    from workbench.probe_suite import load_probes, probe_dir
 
     model, suite = load_model(args.model), load_probes(args.model)
     games = play_games(n_games=args.games, rng=np.random.default_rng(args.seed))
@@ -70,7 +70,7 @@ def _interventions(args: argparse.Namespace) -> None:
         "ratio": best["errors_after"] / best["errors_before"],
         "results": results,
     }
-    write_json(PROBES_DIR / args.model / "interventions.json", summary)
+    write_json(probe_dir(args.model) / "interventions.json", summary)
     for r in results:
         sys.stdout.write(json.dumps(r) + "\n")
     sys.stdout.write(json.dumps({"best": best, "ratio": summary["ratio"]}) + "\n")

@@ -89,7 +89,7 @@ def _sae_table(args: argparse.Namespace) -> None:
     from workbench.models.io import write_json
     from workbench.probe_suite import load_probes
     from workbench.saes.evaluate import comparison_table, eval_games
-    from workbench.saes.loading import SAES_DIR, list_saes, load_sae
+    from workbench.saes.loading import list_saes, load_sae, site_dir
 
     model = load_model(args.model)
     shipped = [e for e in list_saes(args.model) if e.hook == args.hook]
@@ -119,7 +119,7 @@ def _sae_table(args: argparse.Namespace) -> None:
         suite=load_probes(args.model),
         random_init=random_init,
     )
-    out = args.out or SAES_DIR / args.model / args.hook / "evaluation.json"
+    out = args.out or site_dir(args.model, args.hook) / "evaluation.json"
     write_json(out, {"command": recorded_command(), "games": args.games, "rows": rows})
     for row in rows:
         sys.stdout.write(json.dumps(row) + "\n")

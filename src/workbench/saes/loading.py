@@ -56,9 +56,13 @@ class SAEEntry:
     path: Path
 
 
+def site_dir(model: str, hook: str) -> Path:
+    """The folder of a model's SAEs at one site (and of their comparison table)."""
+    return SAES_DIR / canonical_name(model) / hook
+
+
 def sae_dir(model: str, hook: str, architecture: str, *, random_init: bool = False) -> Path:
-    folder = architecture + (RANDOM_INIT if random_init else "")
-    return SAES_DIR / canonical_name(model) / hook / folder
+    return site_dir(model, hook) / (architecture + (RANDOM_INIT if random_init else ""))
 
 
 def list_saes(model: str | None = None) -> list[SAEEntry]:
