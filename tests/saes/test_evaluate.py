@@ -53,6 +53,27 @@ def test_comparison_table_has_sae_neuron_random_and_probe_rows():
         assert rows[1][key] >= rows[2][key] - 1e-6
 
 
+def test_several_random_init_saes_get_a_named_row_each_scored_on_the_twin():
+    from workbench.saes.evaluate import RANDOM_INIT_ROW, comparison_table
+
+    model, twin = tiny_model(), tiny_model(seed=5)
+    sae = identity_sae(32, HOOK)
+    games = play_games(n_games=20, rng=3)
+    one = comparison_table(model, HOOK, {}, games, random_init=(twin, sae))
+    two = comparison_table(model, HOOK, {}, games, random_init=(twin, {"a": sae, "b": sae}))
+    (plain,) = [r for r in one if r["features"] == RANDOM_INIT_ROW]
+    named = [r for r in two if r["features"].startswith(RANDOM_INIT_ROW)]
+    assert [r["features"] for r in named] == [f"{RANDOM_INIT_ROW} (a)", f"{RANDOM_INIT_ROW} (b)"]
+    # The same SAE on the same twin scores the same, whatever its row is called; and an
+    # exact SAE on the twin is scored on the twin's activations, not the model's.
+    for row in named:
+        assert {k: v for k, v in row.items() if k != "features"} == {
+            k: v for k, v in plain.items() if k != "features"
+        }
+    (exact_on_model,) = comparison_table(model, HOOK, {"x": sae}, games)[:1]
+    assert plain["coverage mine/theirs/empty"] != exact_on_model["coverage mine/theirs/empty"]
+
+
 def test_an_exact_probe_covers_every_state_it_can_occur_in():
     """One-hot board activations read by an exact probe: F1 1 for every mine/theirs/empty
     property that occurs; the centre squares, never empty, are skipped, not counted as 0."""

@@ -98,19 +98,15 @@ def _sae_table(args: argparse.Namespace) -> None:
         for e in shipped
         if not e.random_init
     }
-    for spec in args.extra:  # unshipped SAEs (a sweep's), each at the hook it records
-        name, sep, folder = spec.partition("=")
-        if not sep:
-            raise SystemExit(f"--extra takes NAME=FOLDER (an SAE saved by sae-lens), got {spec!r}")
-        saes[name] = SAE.load_from_disk(folder)
-    randoms = [e for e in shipped if e.random_init]
-    random_init = None
-    if randoms:
-        twin = random_init_twin(model)
-        random_init = (
-            twin,
-            load_sae(args.model, args.hook, randoms[0].architecture, random_init=True),
-        )
+    for name, folder in _named_folders(args.extra, "--extra"):  # a sweep's, unshipped
+        saes[name] = SAE.load_from_disk(folder)  # each read at the hook it records
+    randoms: dict[str, SAE] = {}  # on the random-init twin; the first shipped one unnamed
+    for e in (e for e in shipped if e.random_init):
+        sae = load_sae(args.model, args.hook, e.architecture, random_init=True)
+        randoms["" if not randoms else e.architecture] = sae
+    for name, folder in _named_folders(args.extra_random_init, "--extra-random-init"):
+        randoms[name] = SAE.load_from_disk(folder)
+    random_init = (random_init_twin(model), randoms) if randoms else None
     rows = comparison_table(
         model,
         args.hook,
@@ -123,6 +119,16 @@ def _sae_table(args: argparse.Namespace) -> None:
     write_json(out, {"command": recorded_command(), "games": args.games, "rows": rows})
     for row in rows:
         sys.stdout.write(json.dumps(row) + "\n")
+
+
+def _named_folders(specs: list[str], option: str) -> list[tuple[str, str]]:
+    pairs = []
+    for spec in specs:
+        name, sep, folder = spec.partition("=")
+        if not sep or not name or not folder:
+            raise SystemExit(f"{option} takes NAME=FOLDER (an SAE saved by sae-lens), got {spec!r}")
+        pairs.append((name, folder))
+    return pairs
 
 
 def _transcoders(args: argparse.Namespace) -> None:
@@ -198,6 +204,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="NAME=FOLDER",
         help="also score this SAE folder (e.g. a sweep's; repeatable), at the hook it records",
+    )
+    p.add_argument(
+        "--extra-random-init",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="also score this SAE, trained on the random-init twin (sae --random-init), on "
+        "the twin's activations: a baseline row (repeatable)",
     )
     p.add_argument("--out", default=None, help="table file (default: the shipped evaluation.json)")
     p.set_defaults(func=_sae_table)

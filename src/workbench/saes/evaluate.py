@@ -39,6 +39,7 @@ from workbench.saes.board import (
 )
 from workbench.saes.loading import check_compatible, load_saes_by_layer
 
+RANDOM_INIT_ROW = "SAE on a random-init model"
 EVAL_SEED = 20241124  # evaluation games: never the training stream's (seed, chunk) pairs
 
 
@@ -235,11 +236,16 @@ def comparison_table(
     games: GameRecord,
     *,
     suite: ProbeSuite | None = None,
-    random_init: tuple[HookedTransformer, SAE] | None = None,
+    random_init: tuple[HookedTransformer, SAE | dict[str, SAE]] | None = None,
 ) -> list[dict]:
     """SAEs at ``hook`` next to the MLP neurons of that layer, the chance level, the probes
-    at that site and an SAE trained on a random-init model: one row each, same games, same
-    metrics."""
+    at that site and SAEs trained on a random-init model: one row each, same games, same
+    metrics.
+
+    ``random_init``: the random-init twin and the SAE trained on it (row "SAE on a
+    random-init model"), or several by name (rows "SAE on a random-init model (NAME)"),
+    e.g. one per architecture for like-for-like baselines.
+    """
     rows = []
     for name, sae in saes.items():
         # An SAE that records another site (e.g. the same layer's MLP neurons) is read there.
@@ -254,10 +260,13 @@ def comparison_table(
     rows.append(board_metrics(flat, neurons).row(f"MLP neurons (blocks.{layer}.mlp.hook_post)"))
     rows.append(chance_metrics(neurons.labels).row(CHANCE))
     if random_init is not None:
-        random_model, random_sae = random_init
+        random_model, random_saes = random_init
+        if isinstance(random_saes, SAE):
+            random_saes = {"": random_saes}
         acts = harvest(random_model, games, [hook], progress=False)
-        board = board_metrics(encode_positions(random_sae, acts, hook), acts)
-        rows.append(board.row("SAE on a random-init model"))
+        for name, random_sae in random_saes.items():
+            board = board_metrics(encode_positions(random_sae, acts, hook), acts)
+            rows.append(board.row(RANDOM_INIT_ROW + (f" ({name})" if name else "")))
     site = hook if hook.endswith("resid_post") else f"blocks.{layer}.hook_resid_post"
     if suite is not None and suite.key("relative", site) in suite.probes:
         acts = harvest(model, games, [site], progress=False)
