@@ -161,3 +161,11 @@ def test_chance_level_is_the_f1_of_always_saying_yes():
         assert m.coverage[group] == pytest.approx(float(np.mean(2 * p / (1 + p))), abs=1e-5)
     assert m.reconstruction == pytest.approx(m.reconstruction_majority)  # names no square
     assert m.reconstruction_f1 == 0.0
+
+
+def test_evaluation_games_are_fixed_and_another_seed_is_another_set():
+    from workbench.saes.evaluate import EVAL_SEED, eval_games
+
+    a, b = eval_games(4), eval_games(4)
+    assert (a.moves == b.moves).all() and (eval_games(4, EVAL_SEED).moves == a.moves).all()
+    assert not (eval_games(4, seed=1).moves == a.moves).all()

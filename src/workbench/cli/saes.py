@@ -111,7 +111,7 @@ def _sae_table(args: argparse.Namespace) -> None:
         model,
         args.hook,
         saes,
-        eval_games(args.games),
+        eval_games(args.games, args.seed),
         suite=load_probes(args.model),
         random_init=random_init,
     )
@@ -198,6 +198,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", nargs="?", default="othello")
     p.add_argument("--hook", required=True)
     p.add_argument("--games", type=int, default=1000, help="evaluation games")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the evaluation games' seed (default: the fixed held-out set; another one: an "
+        "independent set of games)",
+    )
     p.add_argument(
         "--extra",
         action="append",
