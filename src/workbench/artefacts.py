@@ -8,10 +8,11 @@ to those records), as ``workbench`` commands run one after another:
 1. The probe suite (all properties, random-init baselines); its best mine/theirs/empty
    residual site, blocks.L*, decides where the comparison SAEs go.
 2. The probe intervention sweep, with those probes.
-3. A topk SAE (k 32) at every ``blocks.L.hook_resid_post`` (more activations at L*); at
-   L* also a batchtopk SAE at k 64 (the largest L0 the SAE target allows: a second point
-   on the sparsity / fidelity curve) and a standard one; a topk SAE on
-   ``blocks.L*.hook_mlp_out``; then the topk SAEs' random-init twins. The SAEs of one
+3. At every ``blocks.L.hook_resid_post`` (more activations at L*) a topk SAE (k 32) and a
+   batchtopk one at k 64 (the largest L0 the SAE target allows: a second point on the
+   sparsity / fidelity curve; the layer where SAEs score best against the board need not
+   be L*); at L* also a standard one; a topk SAE on ``blocks.L*.hook_mlp_out``; then the
+   topk SAEs' random-init twins. The SAEs of one
    model can run side by side (``--jobs``) and harvest the model's activations once for
    all of them (``--activation-cache``).
 4. The comparison table (SAEs vs neurons, chance, random init, probes) at every residual site.
@@ -67,15 +68,20 @@ def sae_steps(model: str, n_layers: int, best_layer: int) -> list[Step]:
 
     topk, batchtopk = ["--k", "32"], ["--k", "64"]
     best = f"blocks.{best_layer}.hook_resid_post"
-    every_layer = [
-        sae(f"blocks.{layer}.hook_resid_post", "topk", topk,
-            BEST_SITE_TOKENS if layer == best_layer else TOKENS)
-        for layer in range(n_layers)
-    ]  # fmt: skip
-    steps = [Step(argv, "topk SAE", group="sae") for argv in every_layer]
+
+    def every_layer(architecture: str, sparsity: list[str]) -> list[list[str]]:
+        return [
+            sae(f"blocks.{layer}.hook_resid_post", architecture, sparsity,
+                BEST_SITE_TOKENS if layer == best_layer else TOKENS)
+            for layer in range(n_layers)
+        ]  # fmt: skip
+
+    steps = [Step(argv, "topk SAE", group="sae") for argv in every_layer("topk", topk)]
     steps += [
-        Step(sae(best, "batchtopk", batchtopk, BEST_SITE_TOKENS),
-             "batchtopk SAE (k 64) at the best site", group="sae"),
+        Step(argv, "batchtopk SAE (k 64)", group="sae")
+        for argv in every_layer("batchtopk", batchtopk)
+    ]
+    steps += [
         Step(sae(best, "standard", ["--l1", "1.0"], BEST_SITE_TOKENS),
              "standard (L1) SAE at the best site", group="sae"),
         Step(sae(f"blocks.{best_layer}.hook_mlp_out", "topk", topk, TOKENS),
@@ -83,7 +89,7 @@ def sae_steps(model: str, n_layers: int, best_layer: int) -> list[Step]:
     ]  # fmt: skip
     steps += [
         Step([*argv, "--random-init"], "topk SAE on a random-init twin", group="sae-random-init")
-        for argv in every_layer
+        for argv in every_layer("topk", topk)
     ]
     for layer in range(n_layers):
         hook = f"blocks.{layer}.hook_resid_post"
