@@ -84,9 +84,9 @@ def test_a_dry_run_before_the_probes_exist_says_what_decides_the_rest(
     monkeypatch, tmp_path, capsys
 ):
     monkeypatch.setattr("workbench.probe_suite.PROBES_DIR", tmp_path)  # no probes shipped
-    main(["artefacts", "othello-gpt-cpu", "--dry-run"])  # 4 layers: 18 steps
+    main(["artefacts", "othello-gpt-cpu", "--dry-run"])  # 4 layers: 21 steps
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["[1]", "[2]", "[3-18]"]
+    assert [line.split()[0] for line in lines] == ["[1]", "[2]", "[3-21]"]
     assert "--best-layer L lists them" in lines[-1]
 
 
