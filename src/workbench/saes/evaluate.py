@@ -39,7 +39,7 @@ from workbench.saes.board import (
 )
 from workbench.saes.loading import check_compatible, load_saes_by_layer
 
-RANDOM_INIT_ROW = "SAE on a random-init model"
+NEURONS_ROW, RANDOM_INIT_ROW = "MLP neurons", "SAE on a random-init model"  # row names
 EVAL_SEED = 20241124  # evaluation games: never the training stream's (seed, chunk) pairs
 
 
@@ -260,7 +260,7 @@ def comparison_table(
     layer = hook_layer(hook)
     neurons = neuron_activations(model, games, layer)
     flat = neurons.flat(f"blocks.{layer}.mlp.hook_post")[0].float()
-    rows.append(board_metrics(flat, neurons).row(f"MLP neurons (blocks.{layer}.mlp.hook_post)"))
+    rows.append(board_metrics(flat, neurons).row(f"{NEURONS_ROW} (blocks.{layer}.mlp.hook_post)"))
     rows.append(chance_metrics(neurons.labels).row(CHANCE))
     if random_init is not None:
         random_model, random_saes = random_init
@@ -303,7 +303,7 @@ def coverage_by_layer(
     for layer in range(model.cfg.n_layers):
         acts = neuron_activations(model, games, layer)
         flat = acts.flat(f"blocks.{layer}.mlp.hook_post")[0].float()
-        kind = f"MLP neurons (d_mlp {model.cfg.d_mlp})"
+        kind = f"{NEURONS_ROW} (d_mlp {model.cfg.d_mlp})"
         rows.append({"model": name, "layer": layer, "features": kind, **_coverage(flat, acts)})
     return rows
 

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 
 from workbench.activations import hook_layer
-from workbench.saes.evaluate import RANDOM_INIT_ROW
+from workbench.saes.evaluate import NEURONS_ROW, RANDOM_INIT_ROW
 from workbench.saes.loading import list_saes, site_dir
 
 BOARD_MEASURES = (
@@ -25,7 +25,6 @@ BOARD_MEASURES = (
     "reconstruction",
     "reconstruction F1",
 )
-NEURONS = "MLP neurons"
 
 
 @dataclass(frozen=True)
@@ -88,11 +87,11 @@ def _is_sae(row: dict) -> bool:
 
 
 def _baselines(rows: list[dict], hook: str) -> list[dict]:
-    neurons = [r for r in rows if r["features"].startswith(NEURONS)]
+    neurons = [r for r in rows if r["features"].startswith(NEURONS_ROW)]
     randoms = [r for r in rows if r["features"].startswith(RANDOM_INIT_ROW)]
     if len(neurons) != 1 or not randoms:
         raise ValueError(
-            f"The table at {hook} needs one {NEURONS!r} row and at least one "
+            f"The table at {hook} needs one {NEURONS_ROW!r} row and at least one "
             f"{RANDOM_INIT_ROW!r} row to compare against; it has {len(neurons)} and "
             f"{len(randoms)}. Rows: {[r['features'] for r in rows]}."
         )
