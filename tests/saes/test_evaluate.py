@@ -121,19 +121,27 @@ def test_coverage_by_layer_scores_random_init_saes_on_the_twin():
     assert random[key] == pytest.approx(on_twin, abs=1e-4)
     assert trained[key] == pytest.approx(on_model, abs=1e-4)
     assert random[key] != pytest.approx(trained[key], abs=1e-4)
+    # Several SAEs at one hook: (hook, SAE) pairs, one row each.
+    pairs = coverage_by_layer(model, games, name="tiny", saes=[(HOOK, sae), (HOOK, sae)])
+    assert [r[key] for r in pairs if r["features"] == trained["features"]] == [trained[key]] * 2
 
 
 def test_a_shipped_models_rows_cover_every_layer_and_every_shipped_sae():
+    from workbench.activations import hook_layer
     from workbench.saes.evaluate import shipped_coverage_by_layer
     from workbench.saes.loading import list_saes
 
     name = "othello-gpt-cpu"  # the smallest OthelloGPT with SAEs shipped at every layer
     rows = shipped_coverage_by_layer(name, play_games(n_games=4, rng=3))
-    shipped = [e for e in list_saes(name) if e.architecture == "topk"]
+    shipped = [e for e in list_saes(name) if e.architecture in ("topk", "batchtopk")]
     resid = [e for e in shipped if e.hook.endswith("hook_resid_post")]
-    saes = [r for r in rows if r["features"].startswith("SAE")]
-    twins = [r for r in saes if "random-init" in r["features"]]
-    assert len(saes) == len(resid) and len(twins) == sum(e.random_init for e in resid)
+    expected = sorted((hook_layer(e.hook), e.architecture, e.random_init) for e in resid)
+    kinds = [
+        (r["layer"], r["features"].split(" (")[0]) for r in rows if r["features"][:4] == "SAE "
+    ]
+    got = sorted((layer, k.split()[1], "random-init" in k) for layer, k in kinds)
+    assert got == expected  # one row per shipped SAE, both architectures, twins marked
+    assert {"topk", "batchtopk"} <= {e.architecture for e in resid}
     neurons = [r["layer"] for r in rows if r["features"].startswith("MLP neurons")]
     assert neurons == list(range(4)) and {r["model"] for r in rows} == {name}
 

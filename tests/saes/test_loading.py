@@ -92,3 +92,11 @@ def test_comparison_site_is_where_most_architectures_sit(shipped):
     assert loading.comparison_site("tiny") == other
     with pytest.raises(SAENotFoundError, match="models with SAEs: \\['tiny'\\]"):
         loading.comparison_site("othello-gpt")
+
+
+def test_a_batchtopk_sae_saved_for_inference_as_jumprelu_keeps_its_training_name():
+    sae = load_sae("othello-gpt-cpu-6l", HOOK, "batchtopk")  # a shipped one
+    assert sae.cfg.architecture() == "jumprelu"  # how sae-lens saves it for inference
+    assert loading.trained_architecture(sae) == "batchtopk"
+    assert loading.trained_architecture(load_sae("othello-gpt-cpu-6l", HOOK, "topk")) == "topk"
+    assert loading.trained_architecture(identity_sae(32, HOOK)) == "standard"  # no metadata

@@ -14,6 +14,7 @@ fraction p of positions is 2p / (1 + p). Coverage rewards density on common prop
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -37,9 +38,10 @@ from workbench.saes.board import (
     reconstruct_board,
     score_features,
 )
-from workbench.saes.loading import check_compatible, load_saes_by_layer
+from workbench.saes.loading import check_compatible, load_saes_by_layer, trained_architecture
 
 NEURONS_ROW, RANDOM_INIT_ROW = "MLP neurons", "SAE on a random-init model"  # row names
+SAESites = Mapping[str, SAE] | Sequence[tuple[str, SAE]]  # hook -> SAE, or (hook, SAE) pairs
 EVAL_SEED = 20241124  # evaluation games: never the training stream's (seed, chunk) pairs
 
 
@@ -283,23 +285,22 @@ def coverage_by_layer(
     games: GameRecord,
     *,
     name: str,
-    saes: dict[str, SAE] | None = None,
-    random_init: tuple[HookedTransformer, dict[str, SAE]] | None = None,
+    saes: SAESites = (),
+    random_init: tuple[HookedTransformer, SAESites] | None = None,
 ) -> list[dict]:
-    """Coverage of every layer's MLP neurons, and of any SAEs given (hook -> SAE), by layer.
+    """Coverage of every layer's MLP neurons, and of any SAEs given, by layer.
 
     The superposition comparison: single neurons vs sparse features, small vs wide models.
-    ``random_init`` is a random-init twin of ``model`` with SAEs trained on it (hook -> SAE):
-    what the architecture alone gives at each layer, scored on the twin's activations.
+    ``saes``: hook -> SAE, or (hook, SAE) pairs where one hook has several (one row each,
+    named by architecture). ``random_init`` is a random-init twin of ``model`` with SAEs
+    trained on it: what the architecture alone gives at each layer, scored on the twin's
+    activations.
     """
-    rows = []
-    for hook, sae in (saes or {}).items():
-        rows.append(_sae_coverage_row(model, sae, hook, games, name=name, suffix=""))
+    rows = _sae_coverage_rows(model, saes, games, name=name, suffix="")
     if random_init is not None:
         twin, twin_saes = random_init
-        for hook, sae in twin_saes.items():
-            suffix = " on a random-init model"
-            rows.append(_sae_coverage_row(twin, sae, hook, games, name=name, suffix=suffix))
+        suffix = " on a random-init model"
+        rows += _sae_coverage_rows(twin, twin_saes, games, name=name, suffix=suffix)
     for layer in range(model.cfg.n_layers):
         acts = neuron_activations(model, games, layer)
         flat = acts.flat(f"blocks.{layer}.mlp.hook_post")[0].float()
@@ -309,26 +310,44 @@ def coverage_by_layer(
 
 
 def shipped_coverage_by_layer(
-    name: str, games: GameRecord, *, model: HookedTransformer | None = None
+    name: str,
+    games: GameRecord,
+    *,
+    model: HookedTransformer | None = None,
+    architectures: tuple[str, ...] = ("topk", "batchtopk"),
 ) -> list[dict]:
-    """``coverage_by_layer`` of a shipped model with its shipped topk SAEs at every residual
-    layer and, where they are shipped, their random-init twins: one model's rows of the
-    superposition comparison across widths. ``model``: ``name`` already loaded."""
+    """``coverage_by_layer`` of a shipped model with its shipped SAEs of ``architectures`` at
+    every residual layer and, where they are shipped, their random-init twins: one model's
+    rows of the superposition comparison across widths. ``model``: ``name`` already loaded."""
     model = model or load_model(name)
-    twin_saes = load_saes_by_layer(name, random_init=True)
+
+    def shipped(random_init: bool) -> list[tuple[str, SAE]]:
+        by_arch = [load_saes_by_layer(name, a, random_init=random_init) for a in architectures]
+        return [pair for saes in by_arch for pair in saes.items()]
+
+    twin_saes = shipped(random_init=True)
     random_init = (random_init_twin(model), twin_saes) if twin_saes else None
-    saes = load_saes_by_layer(name)
-    return coverage_by_layer(model, games, name=name, saes=saes, random_init=random_init)
+    return coverage_by_layer(
+        model, games, name=name, saes=shipped(random_init=False), random_init=random_init
+    )
 
 
-def _sae_coverage_row(
-    model: HookedTransformer, sae: SAE, hook: str, games: GameRecord, *, name: str, suffix: str
-) -> dict:
-    hook = check_compatible(sae, model, hook)
-    acts = harvest(model, games, [hook], progress=False)
-    coverage = _coverage(encode_positions(sae, acts, hook), acts)
-    kind = f"SAE {sae.cfg.architecture()}{suffix} ({hook.split('.')[-1]}, d_sae {sae.cfg.d_sae})"
-    return {"model": name, "layer": hook_layer(hook), "features": kind, **coverage}
+def _sae_coverage_rows(
+    model: HookedTransformer, saes: SAESites, games: GameRecord, *, name: str, suffix: str
+) -> list[dict]:
+    pairs = list(saes.items()) if isinstance(saes, Mapping) else list(saes)
+    checked = [(check_compatible(sae, model, hook), sae) for hook, sae in pairs]
+    if not checked:
+        return []
+    hooks = sorted({hook for hook, _ in checked}, key=hook_layer)
+    acts = harvest(model, games, hooks, progress=False)  # one pass for every site
+    rows = []
+    for hook, sae in checked:
+        coverage = _coverage(encode_positions(sae, acts, hook), acts)
+        site = hook.split(".")[-1]
+        kind = f"SAE {trained_architecture(sae)}{suffix} ({site}, d_sae {sae.cfg.d_sae})"
+        rows.append({"model": name, "layer": hook_layer(hook), "features": kind, **coverage})
+    return rows
 
 
 def _coverage(feature_acts: Tensor, acts: Activations) -> dict[str, float]:

@@ -83,6 +83,12 @@ def list_saes(model: str | None = None) -> list[SAEEntry]:
     return [e for e in entries if model is None or e.model == canonical_name(model)]
 
 
+def trained_architecture(sae: SAE) -> str:
+    """The architecture ``sae`` was trained as: sae-lens saves a BatchTopK SAE for inference
+    as JumpReLU (``cfg.architecture()``), keeping the training one in its metadata."""
+    return getattr(sae.cfg.metadata, "training_architecture", None) or sae.cfg.architecture()
+
+
 def comparison_site(model: str) -> str:
     """The residual site where ``model``'s shipped SAEs of several architectures sit side by
     side (the rebuild puts them where the probes read the board best): the site notebooks
