@@ -100,3 +100,20 @@ def test_a_batchtopk_sae_saved_for_inference_as_jumprelu_keeps_its_training_name
     assert loading.trained_architecture(sae) == "batchtopk"
     assert loading.trained_architecture(load_sae("othello-gpt-cpu-6l", HOOK, "topk")) == "topk"
     assert loading.trained_architecture(identity_sae(32, HOOK)) == "standard"  # no metadata
+
+
+def test_weights_stored_as_float16_load_back_as_the_rounded_float32_sae(tmp_path):
+    sae = identity_sae(32, HOOK)
+    with torch.no_grad():
+        sae.W_enc.add_(torch.randn_like(sae.W_enc) * 1e-3)  # values float16 cannot hold
+    full = save_sae(sae, tmp_path / "full")
+    half = save_sae(sae, tmp_path / "half", {"note": "test"}, dtype=torch.float16)
+    size = (half / "sae_weights.safetensors").stat().st_size
+    assert size < 0.6 * (full / "sae_weights.safetensors").stat().st_size
+    again = SAE.load_from_disk(half)
+    assert again.W_enc.dtype == torch.float32  # the config's dtype, not the file's
+    assert not torch.equal(again.W_enc, sae.W_enc)
+    loading.round_weights(sae, torch.float16)  # the SAE in memory becomes the stored one
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in sae.state_dict().items())
+    for path in (half, *half.iterdir()):  # readable by others, like any other file
+        assert path.stat().st_mode & 0o044 == 0o044, path

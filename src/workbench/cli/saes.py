@@ -18,11 +18,12 @@ def _sae(args: argparse.Namespace) -> None:
     from workbench.models import load_model
     from workbench.models.config import random_init_twin
     from workbench.saes.evaluate import eval_games, evaluate_sae
-    from workbench.saes.loading import sae_dir, save_sae
+    from workbench.saes.loading import round_weights, sae_dir, save_sae
     from workbench.saes.train import SAETrainConfig, train_sae
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    store = getattr(torch, args.save_dtype)  # the weights' dtype on disk
     model = load_model(args.model)
     text = model.tokenizer is not None  # a language model: activations from the corpus
     if text and (args.random_init or args.activation_cache):
@@ -55,6 +56,7 @@ def _sae(args: argparse.Namespace) -> None:
 
         stream = text_activation_stream(model, args.hook, batch_size=cfg.batch_size, seed=cfg.seed)
         trained = train_sae(model, cfg, activations=stream)
+        round_weights(trained.sae, store)  # evaluate the SAE that is stored
         windows = text_windows(model, args.eval_games)
         evaluation = asdict(text_sae_metrics(model, trained.sae, windows, hook=args.hook))
         evaluation["held_out_windows"] = f"{args.eval_games} x 128 tokens"
@@ -71,13 +73,15 @@ def _sae(args: argparse.Namespace) -> None:
                 seed=cfg.seed, cache=cache,
             )  # fmt: skip
         trained = train_sae(model, cfg, activations=stream)
+        round_weights(trained.sae, store)  # evaluate the SAE that is stored
         evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
     command = recorded_command(drop=("--activation-cache",))  # the same SAE either way
     info = {"command": command, **trained.summary(), "evaluation": evaluation}
+    info["stored_dtype"] = args.save_dtype
     folder = args.out or sae_dir(
         args.model, args.hook, args.architecture, random_init=args.random_init
     )
-    save_sae(trained.sae, folder, info)
+    save_sae(trained.sae, folder, info, dtype=store)
     sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
 
 
@@ -184,6 +188,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument(
         "--out", default=None, help="save here (a sweep) instead of data/saes/MODEL/HOOK/ARCH"
+    )
+    p.add_argument(
+        "--save-dtype",
+        default="float32",
+        choices=["float32", "float16"],
+        help="store the weights in this dtype (float16: half the file; the SAE still loads as "
+        "float32, and the evaluation scores the rounded weights)",
     )
     p.add_argument(
         "--activation-cache",

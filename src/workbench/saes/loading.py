@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 from sae_lens import SAE
+from safetensors.torch import load_file, save_file
 from transformer_lens import HookedTransformer
 
 from workbench.activations import HookNameError, hook_layer, validate_hooks
@@ -105,21 +106,47 @@ def comparison_site(model: str) -> str:
     return max(counts, key=lambda hook: (counts[hook], -hook_layer(hook)))
 
 
-def save_sae(sae: SAE, folder: str | Path, info: dict | None = None) -> Path:
-    """Write ``sae`` in sae-lens's format (plus ``training.json``), replacing ``folder`` whole."""
+def save_sae(
+    sae: SAE, folder: str | Path, info: dict | None = None, *, dtype: torch.dtype | None = None
+) -> Path:
+    """Write ``sae`` in sae-lens's format (plus ``training.json``), replacing ``folder`` whole.
+
+    ``dtype``: store the weights in it (float16 halves the file); the config keeps the SAE's
+    own dtype, which ``SAE.load_from_disk`` casts them back to. ``round_weights`` first makes
+    the SAE in memory the one stored, for evaluating it.
+    """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
-        sae.save_model(tmp)
+        weights, _ = sae.save_model(tmp)
+        if dtype is not None:
+            tensors = load_file(weights)
+            save_file({k: _cast(v, dtype) for k, v in tensors.items()}, weights)
         if info is not None:
             write_json(tmp / "training.json", info)
+        for path in tmp.iterdir():
+            path.chmod(0o644)  # safetensors and mkdtemp make owner-only files
+        tmp.chmod(0o755)
         if folder.exists():
             shutil.rmtree(folder)
         tmp.rename(folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+@torch.no_grad()
+def round_weights(sae: SAE, dtype: torch.dtype) -> SAE:
+    """Round ``sae``'s floating-point weights to ``dtype`` and back, in place: the SAE that
+    ``save_sae(..., dtype=dtype)`` stores, to evaluate before saving."""
+    for tensor in sae.state_dict().values():
+        tensor.copy_(_cast(tensor, dtype))
+    return sae
+
+
+def _cast(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return tensor.to(dtype) if tensor.is_floating_point() else tensor
 
 
 def load_sae(
