@@ -24,6 +24,10 @@ def _n_layers(model: str) -> int:
     return model_card(model)["architecture"]["n_layers"]
 
 
+def _d_model(model: str) -> int:
+    return model_card(model)["architecture"]["d_model"]
+
+
 def _options(command: str, verb: str) -> dict:
     """``--name value`` pairs (flags map to True) after ``verb`` in a recorded command line."""
     words = shlex.split(command)
@@ -40,7 +44,9 @@ def _options(command: str, verb: str) -> dict:
 def _plan(model: str, verb: str) -> list[dict]:
     n_layers = _n_layers(model)
     layer = artefacts.best_layer(load_probes(model), n_layers)
-    steps = artefacts.probe_steps(model) + artefacts.sae_steps(model, n_layers, layer)
+    steps = artefacts.probe_steps(model) + artefacts.sae_steps(
+        model, n_layers, layer, _d_model(model)
+    )
     return [_options("workbench " + shlex.join(s.argv), verb) for s in steps if s.argv[0] == verb]
 
 
@@ -99,7 +105,7 @@ def test_every_record_names_the_model_that_made_it_never_an_alias(model):
 
 def test_a_layer_outside_the_model_or_no_jobs_is_refused():
     with pytest.raises(ValueError, match="not a layer"):
-        artefacts.sae_steps("othello", N_LAYERS, N_LAYERS)
+        artefacts.sae_steps("othello", N_LAYERS, N_LAYERS, 256)
     with pytest.raises(ValueError, match="at least one"):
         artefacts.run([], first=1, dry_run=True, jobs=0)
 
@@ -107,7 +113,7 @@ def test_a_layer_outside_the_model_or_no_jobs_is_refused():
 def test_dry_run_numbers_the_steps_and_runs_nothing():
 
     out = io.StringIO()
-    steps = artefacts.sae_steps("othello", 2, 1)
+    steps = artefacts.sae_steps("othello", 2, 1, 256)
     artefacts.run(steps, first=3, dry_run=True, out=out)
     lines = out.getvalue().splitlines()
     assert len(lines) == len(steps) and lines[0].startswith("[3] workbench sae othello")
@@ -153,3 +159,13 @@ def test_sae_steps_share_a_cache_that_is_removed_after_them_and_not_recorded(tmp
     assert "--activation-cache" not in record["command"] and "--tokens 4096" in record["command"]
     saved = SAE.load_from_disk(str(tmp_path / "sae"))
     assert saved.cfg.metadata.hook_name == "blocks.0.hook_resid_post"
+
+
+def test_saes_of_a_wide_model_are_stored_as_float16_to_keep_the_files_small():
+    wide = [s.argv for s in artefacts.sae_steps("othello-gpt-8l", 8, 5, 512) if s.argv[0] == "sae"]
+    assert wide and all(" --save-dtype float16" in " ".join(argv) for argv in wide)
+    narrow = artefacts.sae_steps("othello", 6, 4, 256)
+    assert not any("--save-dtype" in s.argv for s in narrow)
+    shipped = DATA_DIR / "saes/othello-gpt-8l/blocks.5.hook_resid_post/batchtopk"
+    assert json.loads((shipped / "training.json").read_text())["stored_dtype"] == "float16"
+    assert (shipped / "sae_weights.safetensors").stat().st_size < artefacts.MAX_FLOAT32_BYTES

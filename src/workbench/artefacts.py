@@ -14,7 +14,8 @@ to those records), as ``workbench`` commands run one after another:
    be L*); at L* also a standard one; a topk SAE on ``blocks.L*.hook_mlp_out``; then the
    topk SAEs' random-init twins. The SAEs of one
    model can run side by side (``--jobs``) and harvest the model's activations once for
-   all of them (``--activation-cache``).
+   all of them (``--activation-cache``). A wide model's SAEs are stored as float16, so
+   that each file stays a few MB (``save_dtype_flags``).
 4. The comparison table (SAEs vs neurons, chance, random init, probes) at every residual site.
 5. Skip transcoders at every layer.
 
@@ -40,6 +41,8 @@ PROBES = ["--games", "2000", "--steps", "400"]
 INTERVENTIONS = ["--games", "500", "--edits", "200", "--scales", "3,10,30", "--modes", "from"]
 TOKENS, BEST_SITE_TOKENS = 3_000_000, 4_000_000  # activations per SAE; more at the best site
 TABLE_GAMES = 1000
+SAE_EXPANSION = 8  # ``workbench sae``'s default d_sae / d_in
+MAX_FLOAT32_BYTES = 10 * 2**20  # SAEs larger than this in float32 are stored as float16
 TRANSCODERS = ["--l1", "0.1", "--tokens", "2000000"]
 
 
@@ -57,14 +60,15 @@ def probe_steps(model: str) -> list[Step]:
     ]
 
 
-def sae_steps(model: str, n_layers: int, best_layer: int) -> list[Step]:
+def sae_steps(model: str, n_layers: int, best_layer: int, d_model: int) -> list[Step]:
     """Steps 3-5 of the module doc, once the best residual layer is known."""
     if not 0 <= best_layer < n_layers:
         raise ValueError(f"best_layer {best_layer} is not a layer of a {n_layers}-layer model.")
+    store = save_dtype_flags(d_model)
 
     def sae(hook: str, architecture: str, sparsity: list[str], tokens: int) -> list[str]:
         return ["sae", model, "--hook", hook, "--threads", "1", "--architecture", architecture,
-                *sparsity, "--tokens", str(tokens)]  # fmt: skip
+                *sparsity, "--tokens", str(tokens), *store]  # fmt: skip
 
     topk, batchtopk = ["--k", "32"], ["--k", "64"]
     best = f"blocks.{best_layer}.hook_resid_post"
@@ -97,6 +101,14 @@ def sae_steps(model: str, n_layers: int, best_layer: int) -> list[Step]:
         steps.append(Step(argv, "comparison table"))
     steps.append(Step(["transcoders", model, *TRANSCODERS], "skip transcoders, every layer"))
     return steps
+
+
+def save_dtype_flags(d_model: int) -> list[str]:
+    """``--save-dtype float16`` where an SAE's weights (encoder and decoder) would pass
+    ``MAX_FLOAT32_BYTES`` in float32: the shipped files stay a few MB (the 8-layer model's
+    d_model 512: 16.8 MB -> 8.4 MB)."""
+    float32_bytes = 2 * SAE_EXPANSION * d_model**2 * 4
+    return ["--save-dtype", "float16"] if float32_bytes > MAX_FLOAT32_BYTES else []
 
 
 def best_layer(suite: ProbeSuite, n_layers: int) -> int:

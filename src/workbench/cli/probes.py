@@ -86,7 +86,7 @@ def _artefacts(args: argparse.Namespace) -> None:
     require_othello_model(model)
     n_layers = model.cfg.n_layers
     first = artefacts.probe_steps(args.model)
-    total = len(first) + len(artefacts.sae_steps(args.model, n_layers, 0))
+    total = len(first) + len(artefacts.sae_steps(args.model, n_layers, 0, model.cfg.d_model))
     if not 1 <= args.start <= total:
         raise SystemExit(f"--start {args.start}: the plan has steps 1..{total} (see --dry-run).")
     options = {
@@ -105,7 +105,7 @@ def _artefacts(args: argparse.Namespace) -> None:
         return
     if layer is None:  # the probes just trained (or, on a dry run, the shipped ones)
         layer = artefacts.best_layer(load_probes(args.model), n_layers)
-    rest = artefacts.sae_steps(args.model, n_layers, layer)
+    rest = artefacts.sae_steps(args.model, n_layers, layer, model.cfg.d_model)
     skip = max(0, args.start - 1 - len(first))
     artefacts.run(rest[skip:], first=len(first) + 1 + skip, **options)
 
