@@ -162,6 +162,10 @@ def test_sae_steps_share_a_cache_that_is_removed_after_them_and_not_recorded(tmp
 
 
 def test_saes_of_a_wide_model_are_stored_as_float16_to_keep_the_files_small():
+    from workbench.cli.saes import SAE_EXPANSION
+    from workbench.saes.train import SAETrainConfig
+
+    assert SAE_EXPANSION == SAETrainConfig.expansion  # the size save_dtype_flags estimates
     wide = [s.argv for s in artefacts.sae_steps("othello-gpt-8l", 8, 5, 512) if s.argv[0] == "sae"]
     assert wide and all(" --save-dtype float16" in " ".join(argv) for argv in wide)
     narrow = artefacts.sae_steps("othello", 6, 4, 256)

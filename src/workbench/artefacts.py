@@ -35,13 +35,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.cli.saes import SAE_EXPANSION  # what the SAE steps train: the default
 from workbench.probes import ProbeSuite
 
 PROBES = ["--games", "2000", "--steps", "400"]
 INTERVENTIONS = ["--games", "500", "--edits", "200", "--scales", "3,10,30", "--modes", "from"]
 TOKENS, BEST_SITE_TOKENS = 3_000_000, 4_000_000  # activations per SAE; more at the best site
 TABLE_GAMES = 1000
-SAE_EXPANSION = 8  # ``workbench sae``'s default d_sae / d_in
 MAX_FLOAT32_BYTES = 10 * 2**20  # SAEs larger than this in float32 are stored as float16
 TRANSCODERS = ["--l1", "0.1", "--tokens", "2000000"]
 
@@ -80,7 +80,8 @@ def sae_steps(model: str, n_layers: int, best_layer: int, d_model: int) -> list[
             for layer in range(n_layers)
         ]  # fmt: skip
 
-    steps = [Step(argv, "topk SAE", group="sae") for argv in every_layer("topk", topk)]
+    topk_every_layer = every_layer("topk", topk)
+    steps = [Step(argv, "topk SAE", group="sae") for argv in topk_every_layer]
     steps += [
         Step(argv, "batchtopk SAE (k 64)", group="sae")
         for argv in every_layer("batchtopk", batchtopk)
@@ -93,7 +94,7 @@ def sae_steps(model: str, n_layers: int, best_layer: int, d_model: int) -> list[
     ]  # fmt: skip
     steps += [
         Step([*argv, "--random-init"], "topk SAE on a random-init twin", group="sae-random-init")
-        for argv in every_layer("topk", topk)
+        for argv in topk_every_layer
     ]
     for layer in range(n_layers):
         hook = f"blocks.{layer}.hook_resid_post"

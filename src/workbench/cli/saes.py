@@ -10,6 +10,7 @@ from workbench.cli.flags import recorded_command
 
 #: ``workbench.saes.train.ARCHITECTURES``'s keys, without importing sae-lens to parse flags.
 SAE_ARCHITECTURES = ["topk", "batchtopk", "standard", "gated", "jumprelu", "matryoshka"]
+SAE_EXPANSION = 8  # ``SAETrainConfig.expansion``, likewise: ``--expansion``'s default
 
 
 def _sae(args: argparse.Namespace) -> None:
@@ -171,7 +172,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="topk",
         choices=SAE_ARCHITECTURES,
     )
-    p.add_argument("--expansion", type=int, default=8, help="d_sae / d_in")
+    p.add_argument("--expansion", type=int, default=SAE_EXPANSION, help="d_sae / d_in")
     p.add_argument("--k", type=int, default=32, help="topk/batchtopk/matryoshka: active features")
     p.add_argument(
         "--levels", type=int, default=4, help="matryoshka: nested sizes d_sae / 2**i, i < levels"
