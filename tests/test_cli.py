@@ -10,7 +10,7 @@ from workbench.training.train import TrainConfig
 
 COMMANDS = [
     "train", "eval", "ship", "models", "train-lm", "ship-lm", "lm-eval", "probes",
-    "interventions", "artefacts", "sae", "sae-table", "transcoders", "render",
+    "interventions", "artefacts", "sae", "sae-table", "sae-split", "transcoders", "render",
 ]  # fmt: skip
 
 
@@ -68,6 +68,7 @@ def test_the_recorded_command_names_workbench_and_drops_what_does_not_change_the
         (["artefacts", "tiny-lm", "--dry-run"], "This needs an OthelloGPT"),
         (["artefacts", "nosuch", "--dry-run"], "Unknown model 'nosuch'. Known models: "),
         (["sae-table", "othello", "--hook", "blocks.9.hook_resid_post"], "blocks.9"),
+        (["sae-split", "othello", "--hook", "blocks.9.hook_resid_post"], "blocks.9"),
     ],
 )
 def test_bad_input_is_one_line_that_says_what_is_valid(argv, message, capsys, tmp_path):
@@ -78,6 +79,15 @@ def test_bad_input_is_one_line_that_says_what_is_valid(argv, message, capsys, tm
     err = capsys.readouterr().err
     assert err.startswith(f"workbench {argv[0]}: error: ") and message in err
     assert "Traceback" not in err and not (tmp_path / "probes").exists()
+
+
+@pytest.mark.parametrize("sizes", ["1,0", "two", ""])
+def test_split_feature_counts_must_be_positive_integers(sizes, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["sae-split", "--hook", "blocks.1.hook_resid_post", "--sizes", sizes])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --sizes: positive feature counts like 1,2,4,8" in err
 
 
 def test_a_dry_run_before_the_probes_exist_says_what_decides_the_rest(

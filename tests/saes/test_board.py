@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from workbench.activations import Labels
@@ -9,6 +10,8 @@ from workbench.saes.board import (
     property_names,
     reconstruct_board,
     score_features,
+    union_coverage,
+    union_f1,
 )
 
 
@@ -84,3 +87,73 @@ def test_reconstruction_f1_counts_only_the_squares_the_features_name():
     recall = float((relative[test] == 1).float().mean())  # precision is 1
     assert abs(mine_only.f1 - 2 * recall / (1 + recall)) < 1e-6
     assert mine_only.accuracy > mine_only.f1  # the majority fallback fills the rest
+
+
+def test_a_property_split_over_two_features_is_whole_in_their_union():
+    labels = _labels()
+    props = board_properties(labels)
+    j = property_names().index("C4 theirs")
+    odd = (positions_game_index(labels) % 2 == 1).float()
+    planted = props[:, j].float()
+    halves = torch.stack([planted * odd, planted * (1 - odd)], dim=1) * 3.0  # disjoint parts
+    noise = torch.rand(len(props), 6, generator=torch.Generator().manual_seed(0)) * 0.05
+    acts = torch.cat([noise, halves], dim=1)
+    f1 = union_f1(acts, props, score_features(acts, props), sizes=(1, 2, 4))
+    assert f1[0, j] < 0.8  # one half alone: recall about 1/2
+    assert abs(float(f1[1, j]) - 1.0) < 1e-6 and abs(float(f1[2, j]) - 1.0) < 1e-6
+
+
+def test_union_f1_matches_boolean_unions_and_never_falls():
+    gen = torch.Generator().manual_seed(1)
+    acts = torch.rand(400, 6, generator=gen) ** 3
+    props = torch.rand(400, 4, generator=gen) > 0.7
+    scores = score_features(acts, props)
+    f1 = union_f1(acts, props, scores, sizes=(1, 2, 3), candidates=6)
+    top = acts.max(0).values
+
+    def on(f, p):
+        return acts[:, f] > scores.threshold[f, p] * top[f]
+
+    def f1_of(pred, p):
+        tp = int((pred & props[:, p]).sum())
+        return 2 * tp / (int(pred.sum()) + int(props[:, p].sum()))
+
+    for p in range(4):
+        first = int(scores.f1[:, p].argmax())
+        assert abs(float(f1[0, p]) - f1_of(on(first, p), p)) < 1e-6
+        pair = max(f1_of(on(first, p) | on(c, p), p) for c in range(6))
+        assert abs(float(f1[1, p]) - max(pair, float(f1[0, p]))) < 1e-6
+        assert f1[0, p] <= f1[1, p] <= f1[2, p]
+
+
+def test_union_coverage_starts_at_coverage_and_rejects_mismatched_scores():
+    props = board_properties(_labels(20))
+    acts = torch.rand(len(props), 8, generator=torch.Generator().manual_seed(2))
+    by_size = union_coverage(acts, props, sizes=(1, 2))
+    coverage = score_features(acts, props).coverage()
+    assert all(abs(by_size[1][g] - coverage[g]) < 1e-6 for g in property_groups())
+    assert all(by_size[2][g] >= by_size[1][g] for g in property_groups())
+    with pytest.raises(ValueError, match="score these acts"):
+        union_f1(acts[:, :4], props, score_features(acts, props))
+    with pytest.raises(ValueError, match="positive"):
+        union_f1(acts, props, score_features(acts, props), sizes=(0,))
+
+
+def test_held_out_unions_are_chosen_on_one_half_and_scored_on_the_other():
+    labels = _labels()
+    props = board_properties(labels)
+    held_out = positions_game_index(labels) >= 20
+    j = property_names().index("C4 theirs")
+    exact = props[:, j].float()
+    # Two features: exact on the held-out half only, and exact on the fitting half only.
+    acts = torch.stack([exact * held_out, exact * ~held_out], dim=1)
+    fit = ~held_out
+    scores = score_features(acts[fit], props[fit])
+    f1 = union_f1(acts, props, scores, sizes=(1, 2), held_out=held_out)
+    # Chosen on the fitting half: feature 1 alone (perfect there, so no second feature),
+    # which never fires on the held-out half.
+    assert float(f1[0, j]) == 0.0 and float(f1[1, j]) == 0.0
+    in_sample = union_f1(acts, props, score_features(acts, props), sizes=(1, 2))
+    assert abs(float(in_sample[1, j]) - 1.0) < 1e-6
+    with pytest.raises(ValueError, match="both sides"):
+        union_f1(acts, props, scores, held_out=torch.ones(len(acts), dtype=torch.bool))

@@ -177,3 +177,24 @@ def test_evaluation_games_are_fixed_and_another_seed_is_another_set():
     a, b = eval_games(4), eval_games(4)
     assert (a.moves == b.moves).all() and (eval_games(4, EVAL_SEED).moves == a.moves).all()
     assert not (eval_games(4, seed=1).moves == a.moves).all()
+
+
+def test_split_comparison_gives_a_row_per_feature_set_and_size():
+    from workbench.saes.evaluate import NEURONS_ROW, RANDOM_INIT_ROW, split_comparison
+
+    model = tiny_model()
+    sae = identity_sae(32, HOOK)
+    rows = split_comparison(
+        model, HOOK, {"exact": sae}, play_games(n_games=20, rng=3), sizes=(1, 3),
+        random_init=(model, {"same": sae}),  # the model as its own twin: the same figures
+    )  # fmt: skip
+    names = [(r["features"], r["features per property"]) for r in rows]
+    neurons = f"{NEURONS_ROW} (blocks.0.mlp.hook_post)"
+    twin = f"{RANDOM_INIT_ROW} (same)"
+    assert names == [("exact", 1), ("exact", 3), (neurons, 1), (neurons, 3), (twin, 1), (twin, 3)]
+    for a, b in zip(rows[:2], rows[4:], strict=True):
+        assert {k: v for k, v in a.items() if k != "features"} == {
+            k: v for k, v in b.items() if k != "features"
+        }
+    values = [v for r in rows for k, v in r.items() if k.startswith("coverage")]
+    assert len(values) == 18 and all(0 <= v <= 1 for v in values)

@@ -87,31 +87,12 @@ def _sae(args: argparse.Namespace) -> None:
 
 
 def _sae_table(args: argparse.Namespace) -> None:
-    from sae_lens import SAE
-
-    from workbench.models import load_model
-    from workbench.models.config import random_init_twin
     from workbench.models.io import write_json
     from workbench.probe_suite import load_probes
     from workbench.saes.evaluate import comparison_table, eval_games
-    from workbench.saes.loading import list_saes, load_sae, site_dir
+    from workbench.saes.loading import site_dir
 
-    model = load_model(args.model)
-    shipped = [e for e in list_saes(args.model) if e.hook == args.hook]
-    saes = {
-        f"SAE {e.architecture}": load_sae(args.model, args.hook, e.architecture)
-        for e in shipped
-        if not e.random_init
-    }
-    for name, folder in _named_folders(args.extra, "--extra"):  # a sweep's, unshipped
-        saes[name] = SAE.load_from_disk(folder)  # each read at the hook it records
-    randoms: dict[str, SAE] = {}  # on the random-init twin; the first shipped one unnamed
-    for e in (e for e in shipped if e.random_init):
-        sae = load_sae(args.model, args.hook, e.architecture, random_init=True)
-        randoms["" if not randoms else e.architecture] = sae
-    for name, folder in _named_folders(args.extra_random_init, "--extra-random-init"):
-        randoms[name] = SAE.load_from_disk(folder)
-    random_init = (random_init_twin(model), randoms) if randoms else None
+    model, saes, random_init = _saes_at_hook(args)
     rows = comparison_table(
         model,
         args.hook,
@@ -124,6 +105,58 @@ def _sae_table(args: argparse.Namespace) -> None:
     write_json(out, {"command": recorded_command(), "games": args.games, "rows": rows})
     for row in rows:
         sys.stdout.write(json.dumps(row) + "\n")
+
+
+def _sae_split(args: argparse.Namespace) -> None:
+    from workbench.models.io import write_json
+    from workbench.saes.evaluate import eval_games, split_comparison
+
+    model, saes, random_init = _saes_at_hook(args)
+    games = eval_games(args.games, args.seed)
+    rows = split_comparison(
+        model, args.hook, saes, games, sizes=args.sizes, random_init=random_init
+    )
+    if args.out:
+        write_json(args.out, {"command": recorded_command(), "games": args.games, "rows": rows})
+    for row in rows:
+        sys.stdout.write(json.dumps(row) + "\n")
+
+
+def _feature_counts(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(m) for m in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"positive feature counts like 1,2,4,8, not {text!r}")
+    return sizes
+
+
+def _saes_at_hook(args: argparse.Namespace):
+    """The model, its shipped SAEs at ``args.hook`` (plus ``--extra`` folders) by row name,
+    and the random-init twin with the SAEs trained on it (the first shipped one unnamed)."""
+    from sae_lens import SAE
+
+    from workbench.models import load_model
+    from workbench.models.config import random_init_twin
+    from workbench.saes.loading import list_saes, load_sae
+
+    model = load_model(args.model)
+    shipped = [e for e in list_saes(args.model) if e.hook == args.hook]
+    saes = {
+        f"SAE {e.architecture}": load_sae(args.model, args.hook, e.architecture)
+        for e in shipped
+        if not e.random_init
+    }
+    for name, folder in _named_folders(args.extra, "--extra"):  # a sweep's, unshipped
+        saes[name] = SAE.load_from_disk(folder)  # each read at the hook it records
+    randoms: dict[str, SAE] = {}
+    for e in (e for e in shipped if e.random_init):
+        sae = load_sae(args.model, args.hook, e.architecture, random_init=True)
+        randoms["" if not randoms else e.architecture] = sae
+    for name, folder in _named_folders(args.extra_random_init, "--extra-random-init"):
+        randoms[name] = SAE.load_from_disk(folder)
+    return model, saes, ((random_init_twin(model), randoms) if randoms else None)
 
 
 def _named_folders(specs: list[str], option: str) -> list[tuple[str, str]]:
@@ -207,6 +240,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_sae)
 
     p = sub.add_parser("sae-table", help="shipped SAEs vs neurons, probes and random init")
+    _site_arguments(p)
+    p.add_argument("--out", default=None, help="table file (default: the shipped evaluation.json)")
+    p.set_defaults(func=_sae_table)
+
+    p = sub.add_parser(
+        "sae-split",
+        help="coverage when a square may take the union of up to m features: split or absent?",
+    )
+    _site_arguments(p)
+    p.add_argument(
+        "--sizes", type=_feature_counts, default=(1, 2, 4, 8), help="feature counts m: 1,2,4,8"
+    )
+    p.add_argument("--out", default=None, help="also write the rows here (JSON)")
+    p.set_defaults(func=_sae_split)
+
+    p = sub.add_parser("transcoders", help="train per-layer (skip) transcoders and ship them")
+    p.add_argument("model", nargs="?", default="othello")
+    p.add_argument("--layers", default=None, help="comma-separated (default: all)")
+    p.add_argument("--expansion", type=int, default=8)
+    p.add_argument("--l1", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--tokens", type=int, default=2_000_000)
+    p.add_argument("--no-skip", action="store_true", help="plain transcoders, no skip path")
+    p.set_defaults(func=_transcoders)
+
+
+def _site_arguments(p: argparse.ArgumentParser) -> None:
+    """sae-table and sae-split: the model, the hook, the games and the SAEs scored there."""
     p.add_argument("model", nargs="?", default="othello")
     p.add_argument("--hook", required=True)
     p.add_argument("--games", type=int, default=1000, help="evaluation games")
@@ -232,15 +293,3 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also score this SAE, trained on the random-init twin (sae --random-init), on "
         "the twin's activations: a baseline row (repeatable)",
     )
-    p.add_argument("--out", default=None, help="table file (default: the shipped evaluation.json)")
-    p.set_defaults(func=_sae_table)
-
-    p = sub.add_parser("transcoders", help="train per-layer (skip) transcoders and ship them")
-    p.add_argument("model", nargs="?", default="othello")
-    p.add_argument("--layers", default=None, help="comma-separated (default: all)")
-    p.add_argument("--expansion", type=int, default=8)
-    p.add_argument("--l1", type=float, default=3e-3)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--tokens", type=int, default=2_000_000)
-    p.add_argument("--no-skip", action="store_true", help="plain transcoders, no skip path")
-    p.set_defaults(func=_transcoders)

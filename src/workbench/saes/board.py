@@ -191,6 +191,89 @@ def reconstruct_board(
     )
 
 
+def union_f1(
+    acts: Float[Tensor, "n feature"],
+    props: Bool[Tensor, "n property"],
+    scores: FeatureScores,
+    *,
+    sizes: tuple[int, ...] = (1, 2, 4, 8),
+    candidates: int = 32,
+    held_out: Bool[Tensor, " n"] | None = None,
+) -> Float[Tensor, "size property"]:
+    """F1 of the best union of up to ``m`` features for each property, for each ``m`` in
+    ``sizes``: is a property that no single feature detects split over several?
+
+    1. Candidates for property j: its ``candidates`` best features by F1 in ``scores``, each
+       on where above its best threshold for j (``top`` and thresholds from ``scores``'s
+       positions: ``score_features(acts[~held_out], props[~held_out])``).
+    2. Greedy on those positions: start from the best single feature, add the candidate whose
+       OR with the union so far has the highest F1, while that rises.
+    3. F1 of each size's union on ``held_out`` positions, or in-sample when ``held_out`` is
+       None (then ``m`` = 1 is exactly the coverage's F1).
+    """
+    fit = torch.ones(len(acts), dtype=torch.bool) if held_out is None else ~held_out
+    test = fit if held_out is None else held_out
+    if list(scores.f1.shape) != [acts.shape[1], props.shape[1]]:
+        raise ValueError(
+            f"scores are for {tuple(scores.f1.shape)} (feature, property) but acts and props "
+            f"give ({acts.shape[1]}, {props.shape[1]}): score these acts and props first."
+        )
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"sizes must be positive feature counts, got {sizes}")
+    if not fit.any() or not test.any():
+        raise ValueError("held_out must leave positions on both sides (fit and held out)")
+    acts = acts.float()
+    top = acts[fit].max(dim=0).values.clamp(min=1e-8)
+    n_cand = min(candidates, acts.shape[1])
+    out = torch.zeros(len(sizes), props.shape[1])
+    for j in range(props.shape[1]):
+        if not props[fit, j].any() or not props[test, j].any():
+            continue
+        idx = scores.f1[:, j].topk(n_cand).indices  # best first
+        on = acts[:, idx] > scores.threshold[idx, j] * top[idx]  # n, candidate
+        on_fit, on_test = on[fit].float(), on[test]
+        chosen = [0]
+        y, union = props[fit, j].float(), on_fit[:, 0]
+        for _ in range(1, max(sizes)):
+            # |union or c| and its true positives, for every candidate c at once
+            fired = union.sum() + on_fit.sum(0) - union @ on_fit
+            tp = union @ y + y @ on_fit - (union * y) @ on_fit
+            f1_with = 2 * tp / (fired + y.sum()).clamp(min=1)
+            c = int(f1_with.argmax())
+            if f1_with[c] <= 2 * (union @ y) / (union.sum() + y.sum()).clamp(min=1):
+                break
+            chosen.append(c)
+            union = torch.maximum(union, on_fit[:, c])
+        y_test = props[test, j]
+        for i, m in enumerate(sizes):
+            pred = on_test[:, chosen[:m]].any(1)
+            tp = (pred & y_test).sum()
+            out[i, j] = 2 * tp / (pred.sum() + y_test.sum()).clamp(min=1)
+    return out
+
+
+def union_coverage(
+    acts: Float[Tensor, "n feature"],
+    props: Bool[Tensor, "n property"],
+    *,
+    sizes: tuple[int, ...] = (1, 2, 4, 8),
+    candidates: int = 32,
+    held_out: Bool[Tensor, " n"] | None = None,
+) -> dict[int, dict[str, float]]:
+    """Coverage when each property may take the union of up to ``m`` features: per ``m``,
+    per property group (``union_f1`` averaged like ``FeatureScores.coverage``, over the
+    properties that occur where they are scored)."""
+    fit = slice(None) if held_out is None else ~held_out
+    scores = score_features(acts[fit], props[fit])
+    f1 = union_f1(acts, props, scores, sizes=sizes, candidates=candidates, held_out=held_out)
+    test = props if held_out is None else props[held_out]
+    occurs = test.any(0)
+    return {
+        m: {g: float(f1[i, s][occurs[s]].mean()) for g, s in property_groups().items()}
+        for i, m in enumerate(sizes)
+    }
+
+
 def positions_game_index(labels: Labels) -> Int[Tensor, " n"]:
     """The game each valid position (flattened as in ``board_properties``) belongs to."""
     games = torch.arange(labels.valid.shape[0])[:, None].expand_as(labels.valid)
