@@ -114,7 +114,13 @@ def _sae_split(args: argparse.Namespace) -> None:
     model, saes, random_init = _saes_at_hook(args)
     games = eval_games(args.games, args.seed)
     rows = split_comparison(
-        model, args.hook, saes, games, sizes=args.sizes, random_init=random_init
+        model,
+        args.hook,
+        saes,
+        games,
+        sizes=args.sizes,
+        candidates=args.candidates,
+        random_init=random_init,
     )
     if args.out:
         write_json(args.out, {"command": recorded_command(), "games": args.games, "rows": rows})
@@ -251,6 +257,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _site_arguments(p)
     p.add_argument(
         "--sizes", type=_feature_counts, default=(1, 2, 4, 8), help="feature counts m: 1,2,4,8"
+    )
+    p.add_argument(
+        "--candidates", type=int, default=128, help="features tried per property (best by F1)"
     )
     p.add_argument("--out", default=None, help="also write the rows here (JSON)")
     p.set_defaults(func=_sae_split)

@@ -197,13 +197,15 @@ def union_f1(
     scores: FeatureScores,
     *,
     sizes: tuple[int, ...] = (1, 2, 4, 8),
-    candidates: int = 32,
+    candidates: int = 128,
     held_out: Bool[Tensor, " n"] | None = None,
 ) -> Float[Tensor, "size property"]:
     """F1 of the best union of up to ``m`` features for each property, for each ``m`` in
     ``sizes``: is a property that no single feature detects split over several?
 
-    1. Candidates for property j: its ``candidates`` best features by F1 in ``scores``, each
+    1. Candidates for property j: its ``candidates`` best features by F1 in ``scores`` (a
+       part of a split property has high precision, part of the recall and a middling F1:
+       at the default model's blocks.4, 128 candidates give within 0.004 of 1,024), each
        on where above its best threshold for j (``top`` and thresholds from ``scores``'s
        positions: ``score_features(acts[~held_out], props[~held_out])``).
     2. Greedy on those positions: start from the best single feature, add the candidate whose
@@ -234,10 +236,12 @@ def union_f1(
         on_fit, on_test = on[fit].float(), on[test]
         chosen = [0]
         y, union = props[fit, j].float(), on_fit[:, 0]
+        fired_alone, tp_alone = on_fit.sum(0), y @ on_fit  # candidate
         for _ in range(1, max(sizes)):
             # |union or c| and its true positives, for every candidate c at once
-            fired = union.sum() + on_fit.sum(0) - union @ on_fit
-            tp = union @ y + y @ on_fit - (union * y) @ on_fit
+            overlap, tp_overlap = torch.stack([union, union * y]) @ on_fit
+            fired = union.sum() + fired_alone - overlap
+            tp = union @ y + tp_alone - tp_overlap
             f1_with = 2 * tp / (fired + y.sum()).clamp(min=1)
             c = int(f1_with.argmax())
             if f1_with[c] <= 2 * (union @ y) / (union.sum() + y.sum()).clamp(min=1):
@@ -257,7 +261,7 @@ def union_coverage(
     props: Bool[Tensor, "n property"],
     *,
     sizes: tuple[int, ...] = (1, 2, 4, 8),
-    candidates: int = 32,
+    candidates: int = 128,
     held_out: Bool[Tensor, " n"] | None = None,
 ) -> dict[int, dict[str, float]]:
     """Coverage when each property may take the union of up to ``m`` features: per ``m``,

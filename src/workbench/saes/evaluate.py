@@ -288,6 +288,7 @@ def split_comparison(
     games: GameRecord,
     *,
     sizes: tuple[int, ...] = (1, 2, 4, 8),
+    candidates: int = 128,
     random_init: tuple[HookedTransformer, Mapping[str, SAE]] | None = None,
 ) -> list[dict]:
     """Coverage when a property may take the union of up to m features (``union_coverage``),
@@ -315,7 +316,9 @@ def split_comparison(
             named.append((RANDOM_INIT_ROW + suffix, encode_positions(sae, twin_acts, hook)))
     rows = []
     for name, feature_acts in named:
-        by_size = union_coverage(feature_acts, props, sizes=sizes, held_out=held_out)
+        by_size = union_coverage(
+            feature_acts, props, sizes=sizes, candidates=candidates, held_out=held_out
+        )
         for m, coverage in by_size.items():
             cells = {f"coverage {g}": round(v, 4) for g, v in coverage.items()}
             rows.append({"features": name, "features per property": m, **cells})
