@@ -81,13 +81,20 @@ def test_bad_input_is_one_line_that_says_what_is_valid(argv, message, capsys, tm
     assert "Traceback" not in err and not (tmp_path / "probes").exists()
 
 
-@pytest.mark.parametrize("sizes", ["1,0", "two", ""])
-def test_split_feature_counts_must_be_positive_integers(sizes, capsys):
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--sizes", "1,0", "positive feature counts like 1,2,4,8"),
+        ("--sizes", "two", "positive feature counts like 1,2,4,8"),
+        ("--sizes", "", "positive feature counts like 1,2,4,8"),
+        ("--candidates", "0", "a positive whole number"),
+    ],
+)
+def test_split_counts_must_be_positive_integers(flag, value, message, capsys):
     with pytest.raises(SystemExit) as stop:
-        main(["sae-split", "--hook", "blocks.1.hook_resid_post", "--sizes", sizes])
+        main(["sae-split", "--hook", "blocks.1.hook_resid_post", flag, value])
     assert stop.value.code == 2
-    err = capsys.readouterr().err
-    assert "argument --sizes: positive feature counts like 1,2,4,8" in err
+    assert f"argument {flag}: {message}" in capsys.readouterr().err
 
 
 def test_a_dry_run_before_the_probes_exist_says_what_decides_the_rest(

@@ -137,6 +137,8 @@ def test_union_coverage_starts_at_coverage_and_rejects_mismatched_scores():
         union_f1(acts[:, :4], props, score_features(acts, props))
     with pytest.raises(ValueError, match="positive"):
         union_f1(acts, props, score_features(acts, props), sizes=(0,))
+    with pytest.raises(ValueError, match="positive"):
+        union_f1(acts, props, score_features(acts, props), candidates=0)
 
 
 def test_held_out_unions_are_chosen_on_one_half_and_scored_on_the_other():

@@ -138,6 +138,12 @@ def _feature_counts(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a positive whole number, not {text!r}")
+    return int(text)
+
+
 def _saes_at_hook(args: argparse.Namespace):
     """The model, its shipped SAEs at ``args.hook`` (plus ``--extra`` folders) by row name,
     and the random-init twin with the SAEs trained on it (the first shipped one unnamed)."""
@@ -259,7 +265,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--sizes", type=_feature_counts, default=(1, 2, 4, 8), help="feature counts m: 1,2,4,8"
     )
     p.add_argument(
-        "--candidates", type=int, default=128, help="features tried per property (best by F1)"
+        "--candidates",
+        type=_positive_int,
+        default=128,
+        help="features tried per property (best by F1)",
     )
     p.add_argument("--out", default=None, help="also write the rows here (JSON)")
     p.set_defaults(func=_sae_split)

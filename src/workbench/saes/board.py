@@ -220,8 +220,8 @@ def union_f1(
             f"scores are for {tuple(scores.f1.shape)} (feature, property) but acts and props "
             f"give ({acts.shape[1]}, {props.shape[1]}): score these acts and props first."
         )
-    if not sizes or min(sizes) < 1:
-        raise ValueError(f"sizes must be positive feature counts, got {sizes}")
+    if not sizes or min(sizes) < 1 or candidates < 1:
+        raise ValueError(f"sizes and candidates must be positive counts, got {sizes}, {candidates}")
     if not fit.any() or not test.any():
         raise ValueError("held_out must leave positions on both sides (fit and held out)")
     acts = acts.float()
