@@ -224,22 +224,24 @@ def union_f1(
         raise ValueError(f"sizes and candidates must be positive counts, got {sizes}, {candidates}")
     if not fit.any() or not test.any():
         raise ValueError("held_out must leave positions on both sides (fit and held out)")
-    acts = acts.float()
-    top = acts[fit].max(dim=0).values.clamp(min=1e-8)
+    # Feature-major copies of each side, so a property's candidates are contiguous rows.
+    fit_t, test_t = acts[fit].float().T.contiguous(), acts[test].float().T.contiguous()
+    y_fit, y_test = props[fit].T.contiguous(), props[test].T.contiguous()  # property, n
+    top = fit_t.max(dim=1).values.clamp(min=1e-8)
     n_cand = min(candidates, acts.shape[1])
     out = torch.zeros(len(sizes), props.shape[1])
     for j in range(props.shape[1]):
-        if not props[fit, j].any() or not props[test, j].any():
+        if not y_fit[j].any() or not y_test[j].any():
             continue
         idx = scores.f1[:, j].topk(n_cand).indices  # best first
-        on = acts[:, idx] > scores.threshold[idx, j] * top[idx]  # n, candidate
-        on_fit, on_test = on[fit].float(), on[test]
+        cut = (scores.threshold[idx, j] * top[idx])[:, None]
+        on_fit, on_test = (fit_t[idx] > cut).float(), test_t[idx] > cut  # candidate, n
         chosen = [0]
-        y, union = props[fit, j].float(), on_fit[:, 0]
-        fired_alone, tp_alone = on_fit.sum(0), y @ on_fit  # candidate
+        y, union = y_fit[j].float(), on_fit[0]
+        fired_alone, tp_alone = on_fit.sum(1), on_fit @ y  # candidate
         for _ in range(1, max(sizes)):
             # |union or c| and its true positives, for every candidate c at once
-            overlap, tp_overlap = torch.stack([union, union * y]) @ on_fit
+            overlap, tp_overlap = (on_fit @ torch.stack([union, union * y], dim=1)).T
             fired = union.sum() + fired_alone - overlap
             tp = union @ y + tp_alone - tp_overlap
             f1_with = 2 * tp / (fired + y.sum()).clamp(min=1)
@@ -247,12 +249,11 @@ def union_f1(
             if f1_with[c] <= 2 * (union @ y) / (union.sum() + y.sum()).clamp(min=1):
                 break
             chosen.append(c)
-            union = torch.maximum(union, on_fit[:, c])
-        y_test = props[test, j]
+            union = torch.maximum(union, on_fit[c])
         for i, m in enumerate(sizes):
-            pred = on_test[:, chosen[:m]].any(1)
-            tp = (pred & y_test).sum()
-            out[i, j] = 2 * tp / (pred.sum() + y_test.sum()).clamp(min=1)
+            pred = on_test[chosen[:m]].any(0)
+            tp = (pred & y_test[j]).sum()
+            out[i, j] = 2 * tp / (pred.sum() + y_test[j].sum()).clamp(min=1)
     return out
 
 
