@@ -101,8 +101,15 @@ class FeatureScores:
     def _per_group(
         self, values: Float[Tensor, " property"], groups: dict[str, slice]
     ) -> dict[str, float]:
-        occurs = self.support > 0
-        return {g: float(values[s][occurs[s]].mean()) for g, s in groups.items()}
+        return group_means(values, self.support > 0, groups)
+
+
+def group_means(
+    values: Float[Tensor, " property"], occurs: Bool[Tensor, " property"], groups: dict[str, slice]
+) -> dict[str, float]:
+    """Per group: the mean of ``values`` over the group's properties that ``occur`` (a
+    property that never holds, e.g. a centre square empty, has no F1 to average)."""
+    return {g: float(values[s][occurs[s]].mean()) for g, s in groups.items()}
 
 
 def score_features(
@@ -271,12 +278,8 @@ def union_coverage(
     fit = slice(None) if held_out is None else ~held_out
     scores = score_features(acts[fit], props[fit])
     f1 = union_f1(acts, props, scores, sizes=sizes, candidates=candidates, held_out=held_out)
-    test = props if held_out is None else props[held_out]
-    occurs = test.any(0)
-    return {
-        m: {g: float(f1[i, s][occurs[s]].mean()) for g, s in property_groups().items()}
-        for i, m in enumerate(sizes)
-    }
+    occurs = (props if held_out is None else props[held_out]).any(0)
+    return {m: group_means(f1[i], occurs, property_groups()) for i, m in enumerate(sizes)}
 
 
 def positions_game_index(labels: Labels) -> Int[Tensor, " n"]:
