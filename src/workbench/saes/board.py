@@ -165,9 +165,8 @@ def reconstruct_board(
     thresholds: tuple[float, ...] = THRESHOLDS,
 ) -> Reconstruction:
     """Rebuild the mine/theirs/empty board from high-precision features (module doc, 4)."""
-    games = torch.unique(game_of_position)
-    fit = torch.isin(game_of_position, games[: len(games) // 2])
-    test = ~fit
+    test = second_half_of_games(game_of_position)
+    fit = ~test
     props = torch.cat([relative == c for c in range(3)], dim=-1)  # class-major, like names
     scores = score_features(acts[fit], props[fit], thresholds=thresholds)
     top = acts[fit].float().max(dim=0).values.clamp(min=1e-8)
@@ -280,6 +279,13 @@ def union_coverage(
     f1 = union_f1(acts, props, scores, sizes=sizes, candidates=candidates, held_out=held_out)
     occurs = (props if held_out is None else props[held_out]).any(0)
     return {m: group_means(f1[i], occurs, property_groups()) for i, m in enumerate(sizes)}
+
+
+def second_half_of_games(game_of_position: Int[Tensor, " n"]) -> Bool[Tensor, " n"]:
+    """The positions of the second half of the games: held out where features are chosen
+    on the first half (board reconstruction, unions of features)."""
+    games = torch.unique(game_of_position)
+    return ~torch.isin(game_of_position, games[: len(games) // 2])
 
 
 def positions_game_index(labels: Labels) -> Int[Tensor, " n"]:

@@ -37,6 +37,7 @@ from workbench.saes.board import (
     positions_game_index,
     reconstruct_board,
     score_features,
+    second_half_of_games,
     union_coverage,
 )
 from workbench.saes.loading import check_compatible, load_saes_by_layer, trained_architecture
@@ -305,7 +306,7 @@ def split_comparison(
     hooks = sorted({hook, neuron_hook, *(h for _, h, _ in sets)})
     acts = harvest(model, games, hooks, progress=False)
     props = board_properties(acts.labels)
-    held_out = positions_game_index(acts.labels) >= len(games.moves) // 2
+    held_out = second_half_of_games(positions_game_index(acts.labels))
     named = [(name, encode_positions(sae, acts, h)) for name, h, sae in sets]
     named.append((f"{NEURONS_ROW} ({neuron_hook})", acts.flat(neuron_hook)[0].float()))
     if random_init is not None:
