@@ -4,6 +4,7 @@ import signal
 import pytest
 import torch
 
+from workbench.models.config import OthelloGPTConfig
 from workbench.models.io import load_model_folder
 from workbench.training.data import make_batch
 from workbench.training.train import TrainConfig, Trainer, lr_at, train
@@ -78,3 +79,30 @@ def test_learning_rate_schedule():
     assert lr_at(0, cfg) == pytest.approx(0.1)
     assert lr_at(10, cfg) == pytest.approx(1.0)
     assert lr_at(110, cfg) == pytest.approx(0.1)
+
+
+def test_init_from_starts_at_the_saved_weights_and_counts_their_games(tmp_path):
+    train(tiny_train_config(tmp_path / "first", max_steps=4, eval_every=4, checkpoint_every=4))
+    start = load_model_folder(tmp_path / "first" / "best")
+    cfg = tiny_train_config(
+        tmp_path / "second", max_steps=2, seed=1, init_from=str(tmp_path / "first" / "best")
+    )
+    trainer = Trainer(cfg)
+    for (name, a), (_, b) in zip(
+        start.state_dict().items(), trainer.model.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name  # not a fresh initialisation
+    trainer.run()
+    card = json.loads((tmp_path / "second" / "best" / "card.json").read_text())
+    first_games = json.loads((tmp_path / "first" / "best" / "card.json").read_text())
+    assert card["init_from"]["games_seen"] == first_games["games_seen"]
+    assert card["games_seen"] == first_games["games_seen"] + card["step"] * cfg.batch_games
+
+
+def test_init_from_another_architecture_is_refused(tmp_path):
+    train(tiny_train_config(tmp_path / "first", max_steps=1))
+    other = OthelloGPTConfig(n_layers=1, d_model=32, n_heads=2, d_mlp=64)
+    cfg = tiny_train_config(tmp_path / "second", init_from=str(tmp_path / "first" / "best"))
+    cfg.model = other
+    with pytest.raises(ValueError, match="choose the preset that matches"):
+        Trainer(cfg)

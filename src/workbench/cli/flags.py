@@ -57,7 +57,7 @@ def training_config(args: argparse.Namespace, config_class, presets: dict):
 
 def _config_arguments(p: argparse.ArgumentParser, config_class) -> None:
     """One optional flag per field of a training config (None: keep the default)."""
-    none_default_types = {"max_minutes": float, "threads": int}
+    none_default_types = {"max_minutes": float, "threads": int, "init_from": str}
     for f in fields(config_class):
         if f.name in ("model", "out_dir"):
             continue

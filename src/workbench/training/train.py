@@ -33,7 +33,15 @@ from tqdm.auto import tqdm
 
 from workbench.evaluation import evaluate_legal_moves, held_out_games
 from workbench.models.config import OthelloGPTConfig
-from workbench.models.io import atomic_write, load_state_dict, save_model, write_json
+from workbench.models.io import (
+    atomic_write,
+    load_model_folder,
+    load_state_dict,
+    read_card,
+    read_config,
+    save_model,
+    write_json,
+)
 from workbench.training.data import Batch, make_batch
 
 
@@ -60,6 +68,10 @@ class TrainConfig:
     eval_games: int = 1000  # held-out games scored at each evaluation
     checkpoint_every: int = 500
     seed: int = 0
+    # A saved model folder whose weights start the run (continued training with a fresh
+    # optimiser and schedule); None: random initialisation. Give a new seed, or the run
+    # replays the games the start model was trained on.
+    init_from: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -150,7 +162,18 @@ class Trainer:
 
     # -- the task (overridden by subclasses) ------------------------------------------
     def build_model(self):
-        return self.cfg.model.build(seed=self.cfg.seed, device=self.device)
+        if self.cfg.init_from is None:
+            return self.cfg.model.build(seed=self.cfg.seed, device=self.device)
+        return self._start_model(Path(self.cfg.init_from)).to(self.device)
+
+    def _start_model(self, folder: Path):
+        saved = read_config(folder)
+        if saved != self.cfg.model:
+            raise ValueError(
+                f"init_from={str(folder)!r} holds the architecture {saved}, but the run trains "
+                f"{self.cfg.model}: choose the preset that matches it."
+            )
+        return load_model_folder(folder)
 
     def setup_evaluation(self) -> None:
         self.eval_games = held_out_games(self.cfg.eval_games, seed=self.cfg.seed + 10_000)
@@ -239,16 +262,28 @@ class Trainer:
         return metrics
 
     def card(self, metrics: dict) -> dict:
+        games = self.state.step * self.cfg.batch_games
+        start = {}
+        if self.cfg.init_from is not None:  # the start model's games count too
+            card = read_card(Path(self.cfg.init_from))
+            start = {
+                "init_from": {
+                    "folder": self.cfg.init_from,
+                    **{k: card.get(k) for k in ("name", "step", "games_seen", "train_config")},
+                }
+            }
+            games += card.get("games_seen", 0)
         return {
             "architecture": self.cfg.model.to_dict(),
             "n_params": sum(p.numel() for p in self.model.parameters()),
             "step": self.state.step,
-            "games_seen": self.state.step * self.cfg.batch_games,
-            "tokens_seen": self.state.step * self.cfg.batch_games * 59,
+            "games_seen": games,
+            "tokens_seen": games * 59,
             "wall_time_s": round(self.state.elapsed_s, 1),
             "hardware": _hardware(self.device),
             "train_config": self.cfg.to_dict(),
             "eval_during_training": metrics,
+            **start,
         }
 
     def _batches(self):
