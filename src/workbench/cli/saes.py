@@ -13,6 +13,14 @@ SAE_ARCHITECTURES = ["topk", "batchtopk", "standard", "gated", "jumprelu", "matr
 SAE_EXPANSION = 8  # ``SAETrainConfig.expansion``, likewise: ``--expansion``'s default
 
 
+def _to_cpu(model, sae) -> None:
+    """Back to the CPU after training elsewhere: evaluation runs there, and the saved
+    ``cfg.json`` must name the device every reader has."""
+    model.to("cpu")
+    sae.to("cpu")
+    sae.cfg.device = "cpu"
+
+
 def _sae(args: argparse.Namespace) -> None:
     import torch
 
@@ -31,6 +39,9 @@ def _sae(args: argparse.Namespace) -> None:
         raise SystemExit("--random-init and --activation-cache are for OthelloGPTs only.")
     if args.random_init:  # same architecture, random weights: the baseline
         model = random_init_twin(model)
+    if args.device != "cpu" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device}: no CUDA device here; valid here: cpu.")
+    model.to(args.device)  # harvesting and training run there; evaluation on the CPU
     text_settings = {
         "context_size": 128,
         "prepend_bos": True,
@@ -48,6 +59,7 @@ def _sae(args: argparse.Namespace) -> None:
         n_tokens=args.tokens,
         seed=args.seed,
         model_name=args.model + ("-random-init" if args.random_init else ""),
+        extra={} if args.device == "cpu" else {"device": args.device},
         **(text_settings if text else {}),
     )
     if text:
@@ -57,6 +69,7 @@ def _sae(args: argparse.Namespace) -> None:
 
         stream = text_activation_stream(model, args.hook, batch_size=cfg.batch_size, seed=cfg.seed)
         trained = train_sae(model, cfg, activations=stream)
+        _to_cpu(model, trained.sae)
         round_weights(trained.sae, store)  # evaluate the SAE that is stored
         windows = text_windows(model, args.eval_games)
         evaluation = asdict(text_sae_metrics(model, trained.sae, windows, hook=args.hook))
@@ -74,6 +87,7 @@ def _sae(args: argparse.Namespace) -> None:
                 seed=cfg.seed, cache=cache,
             )  # fmt: skip
         trained = train_sae(model, cfg, activations=stream)
+        _to_cpu(model, trained.sae)
         round_weights(trained.sae, store)  # evaluate the SAE that is stored
         evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
     command = recorded_command(drop=("--activation-cache",))  # the same SAE either way
@@ -232,6 +246,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--eval-games", type=int, default=300, help="evaluation games (language models: windows)"
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu", help="where to harvest and train"
+    )
     p.add_argument(
         "--out", default=None, help="save here (a sweep) instead of data/saes/MODEL/HOOK/ARCH"
     )
