@@ -3,6 +3,7 @@
 from dataclasses import fields
 
 import pytest
+import torch
 
 from workbench.cli import main
 from workbench.training.lm import LMTrainConfig
@@ -115,3 +116,9 @@ def test_models_lists_each_alias_beside_the_model_it_names(capsys):
     for alias, target in ALIASES.items():
         (line,) = [line for line in lines if f" {target} " in f" {line} "]
         assert line.startswith(f"{alias} = ") or f" {alias} = " in line
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the error is for machines with no GPU")
+def test_sae_on_a_gpu_that_is_not_there_says_what_is_valid():
+    with pytest.raises(SystemExit, match="no CUDA device here; valid here: cpu"):
+        main(["sae", "othello", "--hook", "blocks.0.hook_resid_post", "--device", "cuda"])
