@@ -347,9 +347,10 @@ def coverage_by_layer(
         twin, twin_saes = random_init
         suffix = " on a random-init model"
         rows += _sae_coverage_rows(twin, twin_saes, games, name=name, suffix=suffix)
-    for layer in range(model.cfg.n_layers):
-        acts = neuron_activations(model, games, layer)
-        flat = acts.flat(f"blocks.{layer}.mlp.hook_post")[0].float()
+    sites = [f"blocks.{layer}.mlp.hook_post" for layer in range(model.cfg.n_layers)]
+    acts = harvest(model, games, sites, progress=False)  # one pass for every layer's neurons
+    for layer, site in enumerate(sites):
+        flat = acts.flat(site)[0].float()
         kind = f"{NEURONS_ROW} (d_mlp {model.cfg.d_mlp})"
         rows.append({"model": name, "layer": layer, "features": kind, **_coverage(flat, acts)})
     return rows
