@@ -92,9 +92,12 @@ def test_init_from_starts_at_the_saved_weights_and_counts_their_games(tmp_path):
         start.state_dict().items(), trainer.model.state_dict().items(), strict=True
     ):
         assert torch.equal(a, b), name  # not a fresh initialisation
+    first_games = json.loads((tmp_path / "first" / "best" / "card.json").read_text())
+    # The start folder replaced after the run began (a model shipped over it): the card
+    # still describes the weights the run started from.
+    (tmp_path / "first" / "best" / "card.json").write_text(json.dumps({"games_seen": 10**9}))
     trainer.run()
     card = json.loads((tmp_path / "second" / "best" / "card.json").read_text())
-    first_games = json.loads((tmp_path / "first" / "best" / "card.json").read_text())
     assert card["init_from"]["games_seen"] == first_games["games_seen"]
     assert card["games_seen"] == first_games["games_seen"] + card["step"] * cfg.batch_games
 

@@ -173,6 +173,11 @@ class Trainer:
                 f"init_from={str(folder)!r} holds the architecture {saved}, but the run trains "
                 f"{self.cfg.model}: choose the preset that matches it."
             )
+        record = self.out / "init_from.json"  # what the start model was, read once: the
+        if not record.exists():  # folder may be replaced (shipped over) before a resume
+            card = read_card(folder)
+            keep = ("name", "step", "games_seen", "train_config")
+            write_json(record, {"folder": str(folder), **{k: card.get(k) for k in keep}})
         return load_model_folder(folder)
 
     def setup_evaluation(self) -> None:
@@ -265,14 +270,8 @@ class Trainer:
         games = self.state.step * self.cfg.batch_games
         start = {}
         if self.cfg.init_from is not None:  # the start model's games count too
-            card = read_card(Path(self.cfg.init_from))
-            start = {
-                "init_from": {
-                    "folder": self.cfg.init_from,
-                    **{k: card.get(k) for k in ("name", "step", "games_seen", "train_config")},
-                }
-            }
-            games += card.get("games_seen", 0)
+            start = {"init_from": json.loads((self.out / "init_from.json").read_text())}
+            games += start["init_from"]["games_seen"] or 0
         return {
             "architecture": self.cfg.model.to_dict(),
             "n_params": sum(p.numel() for p in self.model.parameters()),
