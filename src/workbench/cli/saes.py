@@ -15,10 +15,9 @@ SAE_EXPANSION = 8  # ``SAETrainConfig.expansion``, likewise: ``--expansion``'s d
 
 def _to_cpu(model, sae) -> None:
     """Back to the CPU after training elsewhere: evaluation runs there, and the saved
-    ``cfg.json`` must name the device every reader has."""
+    ``cfg.json`` must name the device every reader has (sae-lens's ``SAE.to`` sets it)."""
     model.to("cpu")
     sae.to("cpu")
-    sae.cfg.device = "cpu"
 
 
 def _sae(args: argparse.Namespace) -> None:
