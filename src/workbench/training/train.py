@@ -178,6 +178,7 @@ class Trainer:
             card = read_card(folder)
             keep = ("name", "step", "games_seen", "train_config")
             write_json(record, {"folder": str(folder), **{k: card.get(k) for k in keep}})
+        self.start_record = json.loads(record.read_text())  # for the cards
         return load_model_folder(folder)
 
     def setup_evaluation(self) -> None:
@@ -270,8 +271,8 @@ class Trainer:
         games = self.state.step * self.cfg.batch_games
         start = {}
         if self.cfg.init_from is not None:  # the start model's games count too
-            start = {"init_from": json.loads((self.out / "init_from.json").read_text())}
-            games += start["init_from"]["games_seen"] or 0
+            start = {"init_from": self.start_record}
+            games += self.start_record["games_seen"] or 0
         return {
             "architecture": self.cfg.model.to_dict(),
             "n_params": sum(p.numel() for p in self.model.parameters()),
