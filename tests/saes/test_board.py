@@ -45,6 +45,46 @@ def test_f1_matches_a_brute_force_count():
             assert abs(float(scores.f1[f, p]) - f1) < 1e-6
 
 
+def _brute_force_scores(acts, props, thresholds):
+    """Best-threshold F1 (the lowest threshold of equals) and that threshold, pair by pair."""
+    f1 = torch.zeros(acts.shape[1], props.shape[1])
+    best_t = torch.zeros_like(f1)
+    for f in range(acts.shape[1]):
+        for p in range(props.shape[1]):
+            for t in thresholds:
+                on = acts[:, f] > t * acts[:, f].max().clamp(min=1e-8)
+                tp = int((on & props[:, p]).sum())
+                if tp == 0:
+                    continue
+                precision, recall = tp / int(on.sum()), tp / int(props[:, p].sum())
+                score = 2 * precision * recall / (precision + recall)
+                if score > f1[f, p] + 1e-7:
+                    f1[f, p], best_t[f, p] = score, t
+    return f1, best_t
+
+
+@pytest.mark.parametrize("density", [0.03, 0.6])  # an SAE's sparse count, a dense one
+def test_best_threshold_f1_matches_a_brute_force_count_sparse_or_dense(density):
+    gen = torch.Generator().manual_seed(1)
+    acts = torch.rand(500, 6, generator=gen) * (torch.rand(500, 6, generator=gen) < density)
+    acts[:, 5] = 0.0  # a feature that never fires
+    props = torch.rand(500, 4, generator=gen) > 0.7
+    props[:, 0] = acts[:, 0] > 0.5 * acts[:, 0].max()  # found exactly at threshold 0.5
+    thresholds = (0.0, 0.2, 0.5, 0.7)
+    scores = score_features(acts, props, thresholds=thresholds, chunk=128)
+    f1, best_t = _brute_force_scores(acts, props, thresholds)
+    assert torch.allclose(scores.f1, f1, atol=1e-6)
+    assert torch.equal(scores.threshold, best_t)
+    assert scores.f1[0, 0] == 1.0 and scores.threshold[0, 0] == 0.5
+    assert (scores.f1[5] == 0).all() and (scores.precision[5] == 0).all()
+
+
+def test_thresholds_must_ascend():
+    props = torch.ones(4, 1, dtype=torch.bool)
+    with pytest.raises(ValueError, match="ascending"):
+        score_features(torch.rand(4, 2), props, thresholds=(0.5, 0.1))
+
+
 def test_coverage_is_one_when_every_property_has_its_feature():
     props = board_properties(_labels())
     scores = score_features(props.float(), props)
@@ -87,6 +127,37 @@ def test_reconstruction_f1_counts_only_the_squares_the_features_name():
     recall = float((relative[test] == 1).float().mean())  # precision is 1
     assert abs(mine_only.f1 - 2 * recall / (1 + recall)) < 1e-6
     assert mine_only.accuracy > mine_only.f1  # the majority fallback fills the rest
+
+
+def test_reconstruction_takes_each_squares_most_precise_firing_feature():
+    """Against a position-by-position vote: every square the class of the firing feature
+    that is most precise for it (on the first half), else the majority class."""
+    props, relative, game = _reconstruction_inputs()
+    gen = torch.Generator().manual_seed(2)
+    noisy = props[:, :192].float() * (torch.rand(len(props), 192, generator=gen) > 0.1)
+    acts = torch.cat([noisy, torch.rand(len(props), 20, generator=gen)], dim=1)
+    rec = reconstruct_board(acts, relative, game)
+
+    test = game >= torch.unique(game)[len(torch.unique(game)) // 2]
+    fit = ~test
+    scores = score_features(acts[fit], props[fit, :192])
+    votes = (scores.precision >= 0.95) & (scores.f1 > 0)
+    top = acts[fit].max(0).values.clamp(min=1e-8)
+    lowest = torch.where(votes, scores.threshold, torch.tensor(2.0)).min(1).values
+    weight = scores.precision + 0.01 * scores.f1
+    majority = torch.stack([(relative[fit] == c).sum(0) for c in range(3)], -1).argmax(-1)
+    right = 0
+    for x, truth in zip(acts[test], relative[test], strict=True):
+        for square in range(64):
+            best, guess = 0.0, int(majority[square])
+            for c in range(3):
+                j = 64 * c + square
+                for f in torch.nonzero(votes[:, j]).flatten().tolist():
+                    if x[f] > lowest[f] * top[f] and weight[f, j] > best:
+                        best, guess = float(weight[f, j]), c
+            right += guess == int(truth[square])
+    assert rec.accuracy == pytest.approx(right / relative[test].numel(), abs=1e-6)
+    assert rec.n_features_used == int(votes.any(1).sum())
 
 
 def test_a_property_split_over_two_features_is_whole_in_their_union():

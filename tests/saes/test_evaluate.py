@@ -53,6 +53,22 @@ def test_comparison_table_has_sae_neuron_random_and_probe_rows():
         assert rows[1][key] >= rows[2][key] - 1e-6
 
 
+def test_a_tables_rows_are_each_saes_own_evaluation():
+    """The table harvests once and measures the clean and zero-ablated losses once per
+    hook; each SAE's row must still be what evaluating it alone gives."""
+    from workbench.saes.evaluate import comparison_table
+
+    model = tiny_model()
+    games = play_games(n_games=20, rng=4)
+    saes = {"resid": identity_sae(32, HOOK), "neurons": identity_sae(64, "blocks.0.mlp.hook_post")}
+    rows = comparison_table(model, HOOK, saes, games)
+    for row, sae in zip(rows, saes.values(), strict=False):
+        alone = evaluate_sae(model, sae, games, hook=sae.cfg.metadata.hook_name)
+        for key in ("loss_clean", "loss_zero", "loss_sae", "explained_variance", "reconstruction"):
+            assert row[key] == pytest.approx(alone[key], abs=1e-6), key
+    assert rows[0]["loss_zero"] != pytest.approx(rows[1]["loss_zero"])  # each hook its own
+
+
 def test_several_random_init_saes_get_a_named_row_each_scored_on_the_twin():
     from workbench.saes.evaluate import RANDOM_INIT_ROW, comparison_table
 

@@ -101,6 +101,11 @@ def _next_move_loss(model: HookedTransformer, games: GameRecord, fwd_hooks=()) -
     return float((-(targets * log_probs).sum(-1))[mask].mean())
 
 
+def zero_ablation_loss(model: HookedTransformer, games: GameRecord, hook: str) -> float:
+    """The next-move loss with ``hook`` zeroed: "loss recovered"'s floor at that site."""
+    return _next_move_loss(model, games, [(hook, lambda value, hook: torch.zeros_like(value))])
+
+
 def encode_positions(sae: SAE, acts: Activations, hook: str) -> Float[Tensor, "n d_sae"]:
     """SAE feature activations at every valid position (flattened like ``board_properties``)."""
     with torch.no_grad():
@@ -114,10 +119,14 @@ def sae_metrics(
     *,
     hook: str | None = None,
     acts: Activations | None = None,
+    losses: tuple[float, float] | None = None,
 ) -> SAEMetrics:
     """sae-lens's standard figures for ``sae`` spliced into ``model`` at its hook.
 
     ``acts``: the hook's activations on ``games``, if already harvested (checked already).
+    ``losses``: the clean and the zero-ablated loss (``_next_move_loss``,
+    ``zero_ablation_loss``) on ``games`` at ``hook``, if already measured: the same for
+    every SAE at that hook.
     """
     if acts is None:
         hook = check_compatible(sae, model, hook)
@@ -130,9 +139,10 @@ def sae_metrics(
     def splice(value, hook):
         return sae.decode(sae.encode(value.float())).to(value.dtype)
 
-    clean = _next_move_loss(model, games)
+    if losses is None:
+        losses = _next_move_loss(model, games), zero_ablation_loss(model, games, hook)
+    clean, zero = losses
     spliced = _next_move_loss(model, games, [(hook, splice)])
-    zero = _next_move_loss(model, games, [(hook, lambda value, hook: torch.zeros_like(value))])
     return SAEMetrics.measure(x, feats, recon, loss_clean=clean, loss_sae=spliced, loss_zero=zero)
 
 
@@ -226,12 +236,20 @@ def _f1(pred: Tensor, truth: Tensor) -> Tensor:
 
 
 def evaluate_sae(
-    model: HookedTransformer, sae: SAE, games: GameRecord, *, hook: str | None = None
+    model: HookedTransformer,
+    sae: SAE,
+    games: GameRecord,
+    *,
+    hook: str | None = None,
+    acts: Activations | None = None,
+    losses: tuple[float, float] | None = None,
 ) -> dict:
-    """Standard and board-grounded figures of one SAE, as a flat dict."""
+    """Standard and board-grounded figures of one SAE, as a flat dict. ``acts`` and
+    ``losses`` as for ``sae_metrics``: what several SAEs on the same games share."""
     hook = check_compatible(sae, model, hook)
-    acts = harvest(model, games, [hook], progress=False)
-    standard = sae_metrics(model, sae, games, hook=hook, acts=acts)
+    if acts is None:
+        acts = harvest(model, games, [hook], progress=False)
+    standard = sae_metrics(model, sae, games, hook=hook, acts=acts, losses=losses)
     board = board_metrics(encode_positions(sae, acts, hook), acts)
     return {"hook": hook, **asdict(standard), **board.row("sae")}
 
@@ -253,32 +271,38 @@ def comparison_table(
     random-init model"), or several by name (rows "SAE on a random-init model (NAME)"),
     e.g. one per architecture for like-for-like baselines.
     """
+    # An SAE that records another site (e.g. the same layer's MLP neurons) is read there.
+    sites = {name: check_compatible(sae, model, sae.cfg.metadata.hook_name or hook)
+             for name, sae in saes.items()}  # fmt: skip
+    layer = hook_layer(hook)
+    neuron_site = f"blocks.{layer}.mlp.hook_post"
+    probe_site = hook if hook.endswith("resid_post") else f"blocks.{layer}.hook_resid_post"
+    probed = suite is not None and suite.key("relative", probe_site) in suite.probes
+    needed = {*sites.values(), neuron_site, *([probe_site] if probed else [])}
+    acts = harvest(model, games, sorted(needed, key=hook_layer), progress=False)  # one pass
+    clean = _next_move_loss(model, games)
+    losses = {h: (clean, zero_ablation_loss(model, games, h)) for h in set(sites.values())}
     rows = []
     for name, sae in saes.items():
-        # An SAE that records another site (e.g. the same layer's MLP neurons) is read there.
-        row = evaluate_sae(model, sae, games, hook=sae.cfg.metadata.hook_name or hook)
-        if row["hook"] != hook:
-            name = f"{name} ({row['hook']})"
+        site = sites[name]
+        row = evaluate_sae(model, sae, games, hook=site, acts=acts, losses=losses[site])
         row.pop("hook")
-        rows.append({**row, "features": name})
-    layer = hook_layer(hook)
-    neurons = neuron_activations(model, games, layer)
-    flat = neurons.flat(f"blocks.{layer}.mlp.hook_post")[0].float()
-    rows.append(board_metrics(flat, neurons).row(f"{NEURONS_ROW} (blocks.{layer}.mlp.hook_post)"))
-    rows.append(chance_metrics(neurons.labels).row(CHANCE))
+        rows.append({**row, "features": name if site == hook else f"{name} ({site})"})
+    flat = acts.flat(neuron_site)[0].float()
+    rows.append(board_metrics(flat, acts).row(f"{NEURONS_ROW} ({neuron_site})"))
+    rows.append(chance_metrics(acts.labels).row(CHANCE))
     if random_init is not None:
         random_model, random_saes = random_init
         if isinstance(random_saes, SAE):
             random_saes = {"": random_saes}
-        acts = harvest(random_model, games, [hook], progress=False)
+        twin_acts = harvest(random_model, games, [hook], progress=False)
         for name, random_sae in random_saes.items():
-            board = board_metrics(encode_positions(random_sae, acts, hook), acts)
+            board = board_metrics(encode_positions(random_sae, twin_acts, hook), twin_acts)
             rows.append(board.row(RANDOM_INIT_ROW + (f" ({name})" if name else "")))
-    site = hook if hook.endswith("resid_post") else f"blocks.{layer}.hook_resid_post"
-    if suite is not None and suite.key("relative", site) in suite.probes:
-        acts = harvest(model, games, [site], progress=False)
-        probe = probe_board_metrics(suite, acts, site)
-        rows.append({"features": f"linear probes ({site}; a ceiling, not features)", **probe})
+    if probed:
+        probe = probe_board_metrics(suite, acts, probe_site)
+        name = f"linear probes ({probe_site}; a ceiling, not features)"
+        rows.append({"features": name, **probe})
     return rows
 
 
@@ -342,13 +366,19 @@ def coverage_by_layer(
     trained on it: what the architecture alone gives at each layer, scored on the twin's
     activations.
     """
-    rows = _sae_coverage_rows(model, saes, games, name=name, suffix="")
+    sites = [f"blocks.{layer}.mlp.hook_post" for layer in range(model.cfg.n_layers)]
+    pairs = _checked_pairs(model, saes)
+    hooks = sorted({*sites, *(hook for hook, _ in pairs)}, key=hook_layer)
+    acts = harvest(model, games, hooks, progress=False)  # one pass: neurons and SAE sites
+    rows = _sae_coverage_rows(pairs, acts, name=name, suffix="")
     if random_init is not None:
         twin, twin_saes = random_init
-        suffix = " on a random-init model"
-        rows += _sae_coverage_rows(twin, twin_saes, games, name=name, suffix=suffix)
-    sites = [f"blocks.{layer}.mlp.hook_post" for layer in range(model.cfg.n_layers)]
-    acts = harvest(model, games, sites, progress=False)  # one pass for every layer's neurons
+        twin_pairs = _checked_pairs(twin, twin_saes)
+        if twin_pairs:
+            twin_hooks = sorted({hook for hook, _ in twin_pairs}, key=hook_layer)
+            twin_acts = harvest(twin, games, twin_hooks, progress=False)
+            suffix = " on a random-init model"
+            rows += _sae_coverage_rows(twin_pairs, twin_acts, name=name, suffix=suffix)
     for layer, site in enumerate(sites):
         flat = acts.flat(site)[0].float()
         kind = f"{NEURONS_ROW} (d_mlp {model.cfg.d_mlp})"
@@ -379,17 +409,17 @@ def shipped_coverage_by_layer(
     )
 
 
-def _sae_coverage_rows(
-    model: HookedTransformer, saes: SAESites, games: GameRecord, *, name: str, suffix: str
-) -> list[dict]:
+def _checked_pairs(model: HookedTransformer, saes: SAESites) -> list[tuple[str, SAE]]:
+    """(hook, SAE) pairs, each SAE checked against ``model`` at its hook."""
     pairs = list(saes.items()) if isinstance(saes, Mapping) else list(saes)
-    checked = [(check_compatible(sae, model, hook), sae) for hook, sae in pairs]
-    if not checked:
-        return []
-    hooks = sorted({hook for hook, _ in checked}, key=hook_layer)
-    acts = harvest(model, games, hooks, progress=False)  # one pass for every site
+    return [(check_compatible(sae, model, hook), sae) for hook, sae in pairs]
+
+
+def _sae_coverage_rows(
+    pairs: list[tuple[str, SAE]], acts: Activations, *, name: str, suffix: str
+) -> list[dict]:
     rows = []
-    for hook, sae in checked:
+    for hook, sae in pairs:
         coverage = _coverage(encode_positions(sae, acts, hook), acts)
         site = hook.split(".")[-1]
         kind = f"SAE {trained_architecture(sae)}{suffix} ({site}, d_sae {sae.cfg.d_sae})"
