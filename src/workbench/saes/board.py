@@ -88,11 +88,11 @@ class FeatureScores:
     def coverage(self) -> dict[str, float]:
         """Per group: the best feature's F1 per property, averaged over the group's
         properties that occur in the data (e.g. a centre square is never empty or legal)."""
-        return self._per_group(self.f1.max(dim=0).values, property_groups())
+        return self._per_group(self.f1.amax(dim=0), property_groups())
 
     def coverage_by_state(self) -> dict[str, float]:
         """Coverage of the mine/theirs/empty properties, state by state."""
-        return self._per_group(self.f1.max(dim=0).values, state_groups())
+        return self._per_group(self.f1.amax(dim=0), state_groups())
 
     def features_per_property(self, min_f1: float = 0.8) -> dict[str, float]:
         """Per group: how many features detect a property with F1 >= ``min_f1``, on average."""
@@ -135,13 +135,14 @@ def score_features(
     if not thresholds or list(thresholds) != sorted(set(thresholds)) or thresholds[0] < 0:
         raise ValueError(f"thresholds must be distinct, ascending and >= 0, got {thresholds}")
     acts = acts.float()
-    top = acts.max(dim=0).values.clamp(min=1e-8)
+    top = acts.amax(dim=0).clamp(min=1e-8)  # amax: max without indices, far faster
     p = props.float()
     positives = p.sum(0)  # property
     n_feat, n_prop, n_thr = acts.shape[1], props.shape[1], len(thresholds)
     tp = torch.zeros(n_thr, n_feat, n_prop)  # true positives at each threshold
     fired = torch.zeros(n_thr, n_feat)
-    sparse = float((acts > thresholds[0] * top).float().mean()) < SPARSE_BELOW
+    passed = torch.count_nonzero(acts > thresholds[0] * top)
+    sparse = int(passed) < SPARSE_BELOW * acts.numel()
     count = _sparse_counts if sparse else _dense_counts
     for i in range(0, acts.shape[0], chunk):
         tp_c, fired_c = count(acts[i : i + chunk], top, p[i : i + chunk], thresholds)
@@ -151,8 +152,11 @@ def score_features(
     recall = tp / positives.clamp(min=1)
     f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
     # The best threshold per pair, the lowest of equals; a pair that never scores keeps 0s.
-    best_f1 = f1.max(dim=0).values
-    at = (f1 == best_f1).float().argmax(dim=0)[None]  # argmax: the first of equal maxima
+    best_f1, at = f1[0], torch.zeros(n_feat, n_prop, dtype=torch.long)
+    for i in range(1, n_thr):
+        better = f1[i] > best_f1
+        best_f1, at = torch.where(better, f1[i], best_f1), torch.where(better, i, at)
+    at = at[None]
     scored = best_f1 > 0
     return FeatureScores(
         f1=best_f1,
@@ -225,7 +229,7 @@ def reconstruct_board(
     fit = ~test
     props = torch.cat([relative == c for c in range(3)], dim=-1)  # class-major, like names
     scores = score_features(acts[fit], props[fit], thresholds=thresholds)
-    top = acts[fit].float().max(dim=0).values.clamp(min=1e-8)
+    top = acts[fit].float().amax(dim=0).clamp(min=1e-8)
     # A feature votes for a property where it is precise at its best-F1 threshold.
     votes_for = (scores.precision >= min_precision) & (scores.f1 > 0)  # feature, property
     # One threshold per feature: the lowest at which it is precise for some property.
@@ -295,7 +299,7 @@ def union_f1(
     # Feature-major copies of each side, so a property's candidates are contiguous rows.
     fit_t, test_t = acts[fit].float().T.contiguous(), acts[test].float().T.contiguous()
     y_fit, y_test = props[fit].T.contiguous(), props[test].T.contiguous()  # property, n
-    top = fit_t.max(dim=1).values.clamp(min=1e-8)
+    top = fit_t.amax(dim=1).clamp(min=1e-8)
     n_cand = min(candidates, acts.shape[1])
     out = torch.zeros(len(sizes), props.shape[1])
     for j in range(props.shape[1]):

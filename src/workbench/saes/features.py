@@ -106,7 +106,7 @@ class FeatureSet:
 
     def best_labelled(self, n: int = 12) -> list[int]:
         """The ``n`` features whose best board property they detect most accurately."""
-        best = self.scores.f1.max(dim=1).values
+        best = self.scores.f1.amax(dim=1)
         return [int(i) for i in torch.topk(best, min(n, len(best))).indices]
 
     def card(self, feature: int, *, suite: ProbeSuite | None = None, top_k: int = 6) -> FeatureCard:
