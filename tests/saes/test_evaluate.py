@@ -115,7 +115,8 @@ def test_an_exact_probe_covers_every_state_it_can_occur_in():
 
 
 def test_coverage_by_layer_scores_random_init_saes_on_the_twin():
-    from workbench.saes.evaluate import _coverage, coverage_by_layer, neuron_activations
+    from workbench.activations import harvest
+    from workbench.saes.evaluate import _coverage, coverage_by_layer
 
     model = tiny_model()
     twin = tiny_model(seed=5)
@@ -132,8 +133,8 @@ def test_coverage_by_layer_scores_random_init_saes_on_the_twin():
     assert neuron_layers == list(range(model.cfg.n_layers))
     # The neurons of every layer, harvested in one pass: the figures each layer gives alone.
     for layer in range(model.cfg.n_layers):
-        alone = neuron_activations(model, games, layer)
         site = f"blocks.{layer}.mlp.hook_post"
+        alone = harvest(model, games, [site], progress=False)
         expected = _coverage(alone.flat(site)[0].float(), alone)
         row = next(r for r in rows if "MLP neurons" in r["features"] and r["layer"] == layer)
         assert {k: row[k] for k in expected} == pytest.approx(expected, abs=1e-6)

@@ -244,9 +244,7 @@ def reconstruct_board(
     best = torch.zeros(len(test_acts), props.shape[1])  # position, property
     for i in range(0, len(best), 1024):
         fires = test_acts[i : i + 1024, feat] > cut  # position, vote
-        best[i : i + 1024].scatter_reduce_(
-            1, prop.expand_as(fires), fires * weight, reduce="amax"
-        )  # fmt: skip
+        best[i : i + 1024].scatter_reduce_(1, prop.expand_as(fires), fires * weight, "amax")
     best = best.reshape(-1, 3, 64).transpose(1, 2)  # position, square, class
     majority = torch.stack([(relative[fit] == c).sum(0) for c in range(3)], -1).argmax(-1)
     named = best.amax(-1) > 0  # position, square

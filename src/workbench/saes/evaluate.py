@@ -197,10 +197,6 @@ def chance_metrics(labels: Labels) -> BoardMetrics:
     return board_metrics(torch.ones(n, 1), Activations({}, labels=labels))
 
 
-def neuron_activations(model: HookedTransformer, games: GameRecord, layer: int) -> Activations:
-    return harvest(model, games, [f"blocks.{layer}.mlp.hook_post"], progress=False)
-
-
 def probe_board_metrics(suite: ProbeSuite, acts: Activations, site: str) -> dict:
     """The probes' own scores on the same positions: per-property F1, and board accuracy."""
     labels = acts.labels
@@ -272,8 +268,10 @@ def comparison_table(
     e.g. one per architecture for like-for-like baselines.
     """
     # An SAE that records another site (e.g. the same layer's MLP neurons) is read there.
-    sites = {name: check_compatible(sae, model, sae.cfg.metadata.hook_name or hook)
-             for name, sae in saes.items()}  # fmt: skip
+    sites = {
+        name: check_compatible(sae, model, sae.cfg.metadata.hook_name or hook)
+        for name, sae in saes.items()
+    }
     layer = hook_layer(hook)
     neuron_site = f"blocks.{layer}.mlp.hook_post"
     probe_site = hook if hook.endswith("resid_post") else f"blocks.{layer}.hook_resid_post"
