@@ -28,13 +28,9 @@ from workbench.saes.loading import list_saes, load_sae
 
 def timed(feature_acts, props, sparse_below: float) -> tuple[float, board.FeatureScores]:
     """One ``score_features`` call with the sparse count used below ``sparse_below``."""
-    default, board.SPARSE_BELOW = board.SPARSE_BELOW, sparse_below
-    try:
-        start = time.perf_counter()
-        scores = board.score_features(feature_acts, props)
-        return time.perf_counter() - start, scores
-    finally:
-        board.SPARSE_BELOW = default
+    start = time.perf_counter()
+    scores = board.score_features(feature_acts, props, sparse_below=sparse_below)
+    return time.perf_counter() - start, scores
 
 
 def main() -> None:

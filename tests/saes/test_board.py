@@ -58,15 +58,18 @@ def test_f1_matches_a_brute_force_count():
     assert torch.allclose(scores.f1, f1, atol=1e-6)
 
 
-@pytest.mark.parametrize("density", [0.03, 0.6])  # an SAE's sparse count, a dense one
-def test_best_threshold_f1_matches_a_brute_force_count_sparse_or_dense(density):
+@pytest.mark.parametrize("density", [0.03, 0.6])  # an SAE's activations, a neuron layer's
+@pytest.mark.parametrize("sparse_below", [None, 0.0, 1.0])  # the default, always dense, sparse
+def test_best_threshold_f1_matches_a_brute_force_count_sparse_or_dense(density, sparse_below):
     gen = torch.Generator().manual_seed(1)
     acts = torch.rand(500, 6, generator=gen) * (torch.rand(500, 6, generator=gen) < density)
     acts[:, 5] = 0.0  # a feature that never fires
     props = torch.rand(500, 4, generator=gen) > 0.7
     props[:, 0] = acts[:, 0] > 0.5 * acts[:, 0].max()  # found exactly at threshold 0.5
     thresholds = (0.0, 0.2, 0.5, 0.7)
-    scores = score_features(acts, props, thresholds=thresholds, chunk=128)
+    scores = score_features(
+        acts, props, thresholds=thresholds, chunk=128, sparse_below=sparse_below
+    )
     f1, best_t = _brute_force_scores(acts, props, thresholds)
     assert torch.allclose(scores.f1, f1, atol=1e-6)
     assert torch.equal(scores.threshold, best_t)

@@ -118,6 +118,7 @@ def score_features(
     *,
     thresholds: tuple[float, ...] = THRESHOLDS,
     chunk: int = 4096,
+    sparse_below: float | None = None,
 ) -> FeatureScores:
     """Precision, recall and F1 of every (feature, property) pair; best threshold kept.
 
@@ -125,7 +126,9 @@ def score_features(
     counted: each one's *level* is how many of the ascending thresholds it passes, so it is
     on at threshold ``i`` exactly when its level is above ``i``, and one sparse product per
     level gives every threshold's counts. Dense features (MLP neurons) take one dense
-    product per threshold. Both give the same integer counts.
+    product per threshold. Both give the same integer counts. ``sparse_below`` (default
+    ``SPARSE_BELOW``): the fraction of activations above the lowest threshold under which
+    the sparse count is used (0: always dense; 1: always sparse).
     """
     if acts.shape[0] != props.shape[0]:
         raise ValueError(
@@ -142,7 +145,8 @@ def score_features(
     tp = torch.zeros(n_thr, n_feat, n_prop)  # true positives at each threshold
     fired = torch.zeros(n_thr, n_feat)
     passed = torch.count_nonzero(acts > thresholds[0] * top)
-    sparse = int(passed) < SPARSE_BELOW * acts.numel()
+    below = SPARSE_BELOW if sparse_below is None else sparse_below
+    sparse = int(passed) < below * acts.numel()
     count = _sparse_counts if sparse else _dense_counts
     for i in range(0, acts.shape[0], chunk):
         tp_c, fired_c = count(acts[i : i + chunk], top, p[i : i + chunk], thresholds)
