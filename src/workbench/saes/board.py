@@ -232,8 +232,9 @@ def reconstruct_board(
     test = second_half_of_games(game_of_position)
     fit = ~test
     props = torch.cat([relative == c for c in range(3)], dim=-1)  # class-major, like names
-    scores = score_features(acts[fit], props[fit], thresholds=thresholds)
-    top = acts[fit].float().amax(dim=0).clamp(min=1e-8)
+    fit_acts = acts[fit].float()  # one copy of the fitting half, for the scores and the scale
+    scores = score_features(fit_acts, props[fit], thresholds=thresholds)
+    top = fit_acts.amax(dim=0).clamp(min=1e-8)
     # A feature votes for a property where it is precise at its best-F1 threshold.
     votes_for = (scores.precision >= min_precision) & (scores.f1 > 0)  # feature, property
     # One threshold per feature: the lowest at which it is precise for some property.
