@@ -159,6 +159,7 @@ def test_sae_steps_share_a_cache_that_is_removed_after_them_and_not_recorded(tmp
     assert "--activation-cache" not in record["command"] and "--tokens 4096" in record["command"]
     saved = SAE.load_from_disk(str(tmp_path / "sae"))
     assert saved.cfg.metadata.hook_name == "blocks.0.hook_resid_post"
+    assert not (tmp_path / "sae.checkpoints").exists()  # the SAE is stored: nothing to resume
 
 
 def test_saes_of_a_wide_model_are_stored_as_float16_to_keep_the_files_small():

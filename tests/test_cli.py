@@ -57,6 +57,8 @@ def test_the_recorded_command_names_workbench_and_drops_what_does_not_change_the
     assert recorded_command(drop=("--activation-cache",)) == (
         f"workbench sae {model} --extra 'a b=c' --k 32"
     )
+    monkeypatch.setattr("sys.argv", [*argv[:3], "--restart", "--k", "32"])
+    assert recorded_command(drop_flags=("--restart",)) == f"workbench sae {model} --k 32"
     monkeypatch.setattr("sys.argv", ["workbench", "render", "--out", "othello"])
     assert recorded_command() == "workbench render --out othello"  # only the model word
 

@@ -12,10 +12,11 @@ from dataclasses import fields
 from workbench.models.registry import canonical_name
 
 
-def recorded_command(*, drop: tuple[str, ...] = ()) -> str:
+def recorded_command(*, drop: tuple[str, ...] = (), drop_flags: tuple[str, ...] = ()) -> str:
     """This command line as an artefact records it: ``workbench ARGS`` whichever way it was
     started (``.venv/bin/workbench``, ``python -m workbench``), less the options in ``drop``
-    and their values (options that change how long it takes, not what it makes), and with
+    and their values and the value-less options in ``drop_flags`` (options that change how
+    long it takes or how it is run, not what it makes), and with
     a model alias after the verb replaced by the model it names now (``othello`` may name
     another model later; the record must still say which one made the artefact)."""
     words = sys.argv[1:]
@@ -27,6 +28,8 @@ def recorded_command(*, drop: tuple[str, ...] = ()) -> str:
             skip = False
         elif word in drop:
             skip = True
+        elif word in drop_flags:
+            continue
         elif not word.startswith(tuple(f"{option}=" for option in drop)):
             kept.append(word)
     return "workbench " + shlex.join(kept)

@@ -21,13 +21,17 @@ def _to_cpu(model, sae) -> None:
 
 
 def _sae(args: argparse.Namespace) -> None:
+    from functools import partial
+    from pathlib import Path
+
     import torch
 
     from workbench.models import load_model
     from workbench.models.config import random_init_twin
+    from workbench.saes.checkpoints import SAECheckpoints
     from workbench.saes.evaluate import eval_games, evaluate_sae
     from workbench.saes.loading import round_weights, sae_dir, save_sae
-    from workbench.saes.train import SAETrainConfig, train_sae
+    from workbench.saes.train import SAETrainConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -61,13 +65,24 @@ def _sae(args: argparse.Namespace) -> None:
         extra={} if args.device == "cpu" else {"device": args.device},
         **(text_settings if text else {}),
     )
+    folder = Path(
+        args.out or sae_dir(args.model, args.hook, args.architecture, random_init=args.random_init)
+    )
+    checkpoints = folder.with_name(folder.name + ".checkpoints")  # beside it; git ignores it
+    if args.restart:
+        SAECheckpoints(checkpoints, {}).discard()
+    resumable = (
+        {"checkpoints": checkpoints, "n_checkpoints": args.checkpoints} if args.checkpoints else {}
+    )
     if text:
         from dataclasses import asdict
 
         from workbench.text.saes import text_activation_stream, text_sae_metrics, text_windows
 
-        stream = text_activation_stream(model, args.hook, batch_size=cfg.batch_size, seed=cfg.seed)
-        trained = train_sae(model, cfg, activations=stream)
+        stream = partial(
+            text_activation_stream, model, args.hook, batch_size=cfg.batch_size, seed=cfg.seed
+        )
+        trained = _train(model, cfg, stream, resumable)
         _to_cpu(model, trained.sae)
         round_weights(trained.sae, store)  # evaluate the SAE that is stored
         windows = text_windows(model, args.eval_games)
@@ -81,22 +96,34 @@ def _sae(args: argparse.Namespace) -> None:
             from workbench.saes.train import activation_stream
 
             cache = ActivationCache(args.activation_cache, hooks=tuple(resid_post_sites(model)))
-            stream = activation_stream(
-                model, cfg.hook, batch_size=cfg.batch_size, buffer_games=cfg.buffer_games,
-                seed=cfg.seed, cache=cache,
+            stream = partial(
+                activation_stream, model, cfg.hook, batch_size=cfg.batch_size,
+                buffer_games=cfg.buffer_games, seed=cfg.seed, cache=cache,
             )  # fmt: skip
-        trained = train_sae(model, cfg, activations=stream)
+        trained = _train(model, cfg, stream, resumable)
         _to_cpu(model, trained.sae)
         round_weights(trained.sae, store)  # evaluate the SAE that is stored
         evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
-    command = recorded_command(drop=("--activation-cache",))  # the same SAE either way
+    # the same SAE either way: cached or not, checkpointed or not, resumed or not
+    command = recorded_command(
+        drop=("--activation-cache", "--checkpoints"), drop_flags=("--restart",)
+    )
     info = {"command": command, **trained.summary(), "evaluation": evaluation}
     info["stored_dtype"] = args.save_dtype
-    folder = args.out or sae_dir(
-        args.model, args.hook, args.architecture, random_init=args.random_init
-    )
     save_sae(trained.sae, folder, info, dtype=store)
+    SAECheckpoints(checkpoints, {}).discard()  # the SAE is stored: nothing left to resume
     sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
+
+
+def _train(model, cfg, stream, resumable: dict):
+    """``train_sae``, with a signal's stop turned into a message and exit status 130."""
+    from workbench.saes.train import TrainingStopped, train_sae
+
+    try:
+        return train_sae(model, cfg, activations=stream, **resumable)
+    except TrainingStopped as stopped:
+        sys.stderr.write(f"{stopped}\n")
+        raise SystemExit(130) from None
 
 
 def _sae_table(args: argparse.Namespace) -> None:
@@ -264,6 +291,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="keep the model's activations (every hook_resid_post) here and reuse them: SAEs "
         "on one model then run it once; same result, not recorded (workbench.saes.cache)",
+    )
+    p.add_argument(
+        "--checkpoints",
+        type=int,
+        default=10,
+        metavar="N",
+        help="checkpoint N times over the run (and on SIGINT/SIGTERM) into OUT.checkpoints/, "
+        "which the same command resumes from and deletes once the SAE is saved; 0: none",
+    )
+    p.add_argument(
+        "--restart", action="store_true", help="delete OUT.checkpoints/ first: start afresh"
     )
     p.set_defaults(func=_sae)
 

@@ -8,13 +8,19 @@
 3. Fit with ``sae_lens.SAETrainer`` (it owns the loss, the optimiser, the schedules and the
    dead-feature bookkeeping); return the inference SAE, which ``save_sae`` writes in
    sae-lens's format.
+4. Optionally checkpoint as it goes (``saes.checkpoints``) and on SIGINT / SIGTERM: the same
+   call with the same folder resumes, with the trainer's state and the stream at the batch
+   it had reached, and ends with the SAE an uninterrupted run would have.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -40,7 +46,9 @@ from workbench.activations import harvest, validate_hooks
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
 from workbench.saes.cache import ActivationCache
+from workbench.saes.checkpoints import Progress, SAECheckpoints
 from workbench.saes.loading import hook_width
+from workbench.signals import StopSignals
 
 Architecture = Literal["topk", "batchtopk", "standard", "gated", "jumprelu", "matryoshka"]
 ARCHITECTURES: dict[str, tuple[type, type]] = {
@@ -86,6 +94,13 @@ class SAETrainConfig:
             )
 
 
+#: Batches sae-lens's trainer draws before its first step to estimate the input scale.
+NORM_BATCHES = 20
+
+#: Makes a stream of training batches that starts at batch ``start`` (a resume's position).
+StreamFactory = Callable[..., Iterator[Float[Tensor, "batch d_in"]]]
+
+
 def activation_stream(
     model: HookedTransformer,
     hook: str,
@@ -94,15 +109,25 @@ def activation_stream(
     buffer_games: int = 2048,
     seed: int = 0,
     cache: ActivationCache | None = None,
+    start: int = 0,
 ) -> Iterator[Float[Tensor, "batch d_in"]]:
     """Endless shuffled batches of ``hook`` activations on fresh random games.
 
     ``cache``: read the model's activations from it where an earlier run harvested them
-    (the same batches either way; ``saes.cache``).
+    (the same batches either way; ``saes.cache``). ``start``: the first batch to yield; the
+    chunks of games before it are skipped unplayed, so a resumed run sees what an
+    uninterrupted one would have.
     """
     validate_hooks(model, [hook])
+    per_chunk = buffer_games * N_CTX // batch_size
+    if per_chunk == 0:
+        raise ValueError(
+            f"buffer_games={buffer_games} x {N_CTX} positions cannot fill one batch of "
+            f"{batch_size}: use buffer_games >= {-(-batch_size // N_CTX)}."
+        )
+    first_chunk, skip = divmod(start, per_chunk)
     where = None if cache is None else cache.stream_dir(model, seed=seed, buffer_games=buffer_games)
-    for chunk in range(10**9):
+    for chunk in range(first_chunk, 10**9):
         rng = np.random.default_rng([seed, chunk])
         games = play_games(n_games=buffer_games, rng=rng)
         if where is None:
@@ -112,8 +137,9 @@ def activation_stream(
         flat = acts.reshape(-1, acts.shape[-1])[
             torch.from_numpy(rng.permutation(len(acts) * N_CTX))
         ]
-        for start in range(0, len(flat) - batch_size + 1, batch_size):
-            yield flat[start : start + batch_size]
+        for i in range(skip, per_chunk):
+            yield flat[i * batch_size : (i + 1) * batch_size]
+        skip = 0
 
 
 def matryoshka_widths(cfg: SAETrainConfig, d_in: int) -> list[int]:
@@ -175,6 +201,7 @@ class TrainedSAE:
     tokens_per_s: float
     final_l0: float | None
     dead_features: int | None
+    resumed_at: tuple[int, ...] = ()  # activations seen at each resume from a checkpoint
 
     def summary(self) -> dict:
         return {
@@ -183,26 +210,53 @@ class TrainedSAE:
             "tokens_per_s": round(self.tokens_per_s),
             "final_l0": self.final_l0,
             "dead_features": self.dead_features,
+            **({"resumed_at": list(self.resumed_at)} if self.resumed_at else {}),
         }
+
+
+class TrainingStopped(RuntimeError):
+    """A checkpointed run was stopped by a signal; its checkpoint resumes it."""
+
+
+class _StopRequested(Exception):
+    """Raised from the activation stream, between two steps, when a stop was asked for."""
+
+
+def _until_stopped(stream: Iterator[Tensor], signals: StopSignals) -> Iterator[Tensor]:
+    for batch in stream:
+        if signals.requested:
+            raise _StopRequested
+        yield batch
 
 
 def train_sae(
     model: HookedTransformer,
     cfg: SAETrainConfig,
     *,
-    activations: Iterator[Float[Tensor, "batch d_in"]] | None = None,
+    activations: StreamFactory | None = None,
+    checkpoints: str | Path | None = None,
+    n_checkpoints: int = 10,
 ) -> TrainedSAE:
     """Train one SAE on ``cfg.hook`` of ``model`` with sae-lens's trainer (see module doc).
 
-    ``activations``: batches of ``cfg.batch_size`` activations to train on; default: the
-    OthelloGPT stream of fresh random games (``activation_stream``). Language models pass
-    ``workbench.text.saes.text_activation_stream``.
+    ``activations``: makes the batches of ``cfg.batch_size`` activations to train on, called
+    as ``activations(start=n)`` to begin at batch ``n``; default: the OthelloGPT stream of
+    fresh random games (``activation_stream``). Language models pass
+    ``workbench.text.saes.text_activation_stream`` with its settings bound.
+    ``checkpoints``: a folder to checkpoint into, ``n_checkpoints`` times evenly over the
+    run, after its last step and on SIGINT / SIGTERM (then ``TrainingStopped`` is raised);
+    a run already there resumes. The caller deletes it (``SAECheckpoints.discard``) once the
+    SAE is stored.
     """
     d_in = hook_width(model, cfg.hook)
     sae = _training_sae(cfg, d_in)
     n_steps = cfg.n_tokens // cfg.batch_size
+    total = n_steps * cfg.batch_size
+    # what must match to resume: everything but where it runs (a GPU run may end on a CPU)
+    settings = {**asdict(cfg), "extra": {k: v for k, v in cfg.extra.items() if k != "device"}}
+    store = None if checkpoints is None else SAECheckpoints(checkpoints, settings)
     trainer_cfg = SAETrainerConfig(
-        total_training_samples=n_steps * cfg.batch_size,
+        total_training_samples=total,
         train_batch_size_samples=cfg.batch_size,
         lr=cfg.lr,
         lr_end=cfg.lr / 10,
@@ -211,25 +265,82 @@ def train_sae(
         lr_scheduler_name="constant",
         dead_feature_window=max(50, n_steps // 10),
         feature_sampling_window=max(50, n_steps // 10),
-        n_batches_for_norm_estimate=20,
+        n_batches_for_norm_estimate=NORM_BATCHES,
+        n_checkpoints=0 if store is None else n_checkpoints,
+        checkpoint_path=None if store is None else str(store.folder),
         logger=LoggingConfig(log_to_wandb=False),
     )
-    stream = activations or activation_stream(
-        model, cfg.hook, batch_size=cfg.batch_size, buffer_games=cfg.buffer_games, seed=cfg.seed
-    )
+    make_stream = activations or partial(
+        activation_stream, model, cfg.hook, batch_size=cfg.batch_size,
+        buffer_games=cfg.buffer_games, seed=cfg.seed,
+    )  # fmt: skip
+    found = None
+    if store is not None:
+        store.claim()
+        found = store.latest()
+    done = Progress() if found is None else found[1]
+    # The stream resumes after the batches already drawn: the scale estimate's, then a step's each.
+    drawn = 0 if found is None else done.steps + (NORM_BATCHES if _scale_estimated(cfg) else 0)
     start = time.perf_counter()
-    trained = SAETrainer(trainer_cfg, sae, stream).fit()
-    seconds = time.perf_counter() - start
+
+    def committed(checkpoint_path: Path | None) -> None:
+        samples = trainer.n_training_samples
+        seconds = done.seconds + time.perf_counter() - start
+        store.commit(
+            checkpoint_path,
+            Progress(samples, samples // cfg.batch_size, seconds, done.resumed_at),
+        )
+
+    with nullcontext() if store is None else StopSignals() as signals:
+        stream = make_stream(start=drawn)
+        if signals is not None:
+            stream = _until_stopped(stream, signals)
+        trainer = SAETrainer(
+            trainer_cfg, sae, stream, save_checkpoint_fn=None if store is None else committed
+        )
+        if found is not None:
+            trainer.load_trainer_state(found[0])
+            sae.load_weights_from_checkpoint(found[0])
+            # sae-lens records its step count before the step that reached the checkpoint
+            # counts itself: restore the count of steps done, as an uninterrupted run has it.
+            trainer.n_training_steps = done.steps
+            done = replace(done, resumed_at=(*done.resumed_at, done.samples))
+        if store is not None:  # also after the last step, before sae-lens folds in the scale
+            final = [total - 1] if done.samples < total else []
+            trainer.checkpoint_thresholds = [
+                t for t in trainer.checkpoint_thresholds if t >= done.samples
+            ] + final
+        try:
+            trained = trainer.fit()
+        except _StopRequested:
+            samples = trainer.n_training_samples
+            if samples > done.samples:  # something new to keep
+                trainer.save_checkpoint(checkpoint_name=str(samples))
+            raise TrainingStopped(
+                f"Stopped at {samples:,} of {total:,} activations; "
+                + (
+                    f"the checkpoint in {store.folder} resumes it: run the same command again."
+                    if store.latest() is not None
+                    else "nothing was trained yet, so nothing was kept."
+                )
+            ) from None
+    seconds = done.seconds + time.perf_counter() - start
     inference = _to_inference(trained)
     meta = trained.cfg.metadata
     return TrainedSAE(
         sae=inference,
         config=cfg,
         seconds=seconds,
-        tokens_per_s=trainer_cfg.total_training_samples / seconds,
+        tokens_per_s=total / seconds,
         final_l0=meta.l0,
         dead_features=meta.num_dead_features,
+        resumed_at=done.resumed_at,
     )
+
+
+def _scale_estimated(cfg: SAETrainConfig) -> bool:
+    """Whether sae-lens draws ``NORM_BATCHES`` batches to estimate the input scale first."""
+    return cfg.normalize in ("expected_average_only_in", "covariance_whitening")
 
 
 def _to_inference(training_sae) -> SAE:

@@ -59,18 +59,31 @@ def text_activation_stream(
     buffer_seqs: int = 512,
     seq_len: int = 128,
     seed: int = 0,
+    start: int = 0,
 ) -> Iterator[Float[Tensor, "batch d_in"]]:
-    """Endless shuffled batches of ``hook`` activations on training windows (no BOS)."""
+    """Endless shuffled batches of ``hook`` activations on training windows (no BOS).
+
+    ``start``: the first batch to yield; the chunks of windows before it are skipped unrun
+    (a resumed run sees what an uninterrupted one would have).
+    """
     validate_hooks(model, [hook])
-    for chunk in range(10**9):
+    per_chunk = buffer_seqs * (seq_len - 1) // batch_size
+    if per_chunk == 0:
+        raise ValueError(
+            f"buffer_seqs={buffer_seqs} windows of {seq_len - 1} positions cannot fill one "
+            f"batch of {batch_size}: use more windows or a smaller batch."
+        )
+    first_chunk, skip = divmod(start, per_chunk)
+    for chunk in range(first_chunk, 10**9):
         tokens = text_windows(
             model, buffer_seqs, seq_len=seq_len, split="train", seed=seed * 1_000_003 + chunk
         )
         acts = hook_activations(model, tokens, hook)[:, 1:].reshape(-1, model.cfg.d_model)
         gen = torch.Generator().manual_seed(seed * 1_000_003 + chunk)
         acts = acts[torch.randperm(len(acts), generator=gen)]
-        for start in range(0, len(acts) - batch_size + 1, batch_size):
-            yield acts[start : start + batch_size]
+        for i in range(skip, per_chunk):
+            yield acts[i * batch_size : (i + 1) * batch_size]
+        skip = 0
 
 
 @torch.no_grad()

@@ -20,8 +20,6 @@ import json
 import math
 import platform
 import shutil
-import signal
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -42,6 +40,7 @@ from workbench.models.io import (
     save_model,
     write_json,
 )
+from workbench.signals import StopSignals
 from workbench.training.data import Batch, make_batch
 
 
@@ -320,12 +319,12 @@ class Trainer:
     def run(self) -> TrainState:
         bar = tqdm(total=self.cfg.max_steps, initial=self.state.step, desc="train", smoothing=0.05)
         batches = iter(self._batches())
-        with _StopSignals() as signals:
+        with StopSignals() as signals:
             self._loop(bar, batches, signals)
         bar.close()
         return self.state
 
-    def _loop(self, bar: tqdm, batches: Iterator[Batch], signals: _StopSignals) -> None:
+    def _loop(self, bar: tqdm, batches: Iterator[Batch], signals: StopSignals) -> None:
         cfg = self.cfg
         start_wall, start_elapsed = time.perf_counter(), self.state.elapsed_s
         window_t, window_steps, loss = time.perf_counter(), 0, float("nan")
@@ -360,44 +359,6 @@ class Trainer:
                 self.save_checkpoint()
             if stop:
                 break
-
-
-class _StopSignals:
-    """While entered, SIGINT and SIGTERM set ``requested`` instead of ending the process.
-
-    A second signal acts as it did before (its old handler is put back at the first), and
-    leaving restores them all. Outside the main thread, where Python cannot set handlers,
-    it does nothing.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, object] = {}
-
-    def __enter__(self) -> _StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                if signal.getsignal(sig) is not None:  # None: set outside Python; left alone
-                    self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame) -> None:
-        self.requested = True
-        self._restore(signum)
-        tqdm.write(
-            f"{signal.Signals(signum).name}: stopping after this step, with a checkpoint "
-            "(send it again to stop at once, without one)"
-        )
-
-    def _restore(self, signum: int) -> None:
-        if signum in self._previous:
-            signal.signal(signum, self._previous.pop(signum))
-
-    def __exit__(self, *exc) -> None:
-        for sig in list(self._previous):
-            self._restore(sig)
 
 
 class _StepBatches(torch.utils.data.Dataset):

@@ -1,0 +1,137 @@
+import json
+import signal
+from functools import partial
+
+import pytest
+import torch
+
+from workbench.saes.checkpoints import Progress, SAECheckpoints
+from workbench.saes.train import (
+    NORM_BATCHES,
+    SAETrainConfig,
+    TrainingStopped,
+    activation_stream,
+    train_sae,
+)
+
+from helpers import tiny_model
+
+HOOK = "blocks.1.hook_resid_post"
+
+
+def test_a_stream_started_late_yields_the_batches_an_early_one_reaches():
+    model = tiny_model()
+    stream = partial(activation_stream, model, HOOK, batch_size=256, buffer_games=16, seed=4)
+    whole = [b for _, b in zip(range(8), stream())]  # 3 batches per chunk of 16 games
+    for start in (1, 3, 4):  # inside the first chunk, at a chunk's start, inside the second
+        late = [b for _, b in zip(range(8 - start), stream(start=start))]
+        assert all(torch.equal(a, b) for a, b in zip(whole[start:], late, strict=True)), start
+
+
+def test_a_stream_whose_chunk_cannot_fill_a_batch_is_refused():
+    with pytest.raises(ValueError, match="use buffer_games >= 18"):
+        next(activation_stream(tiny_model(), HOOK, batch_size=1024, buffer_games=2))
+
+
+class Crash(Exception):
+    pass
+
+
+def _stopping_after(n: int, make_stream, *, crash: bool = False):
+    """A stream factory whose stream, after ``n`` batches, sends this process SIGINT (as
+    ^C or ``kill`` would) or, with ``crash``, fails (as a killed process would, unwarned)."""
+
+    def make(start: int = 0):
+        for i, batch in enumerate(make_stream(start=start)):
+            if i == n and crash:
+                raise Crash
+            if i == n:
+                signal.raise_signal(signal.SIGINT)
+            yield batch
+
+    return make
+
+
+@pytest.mark.parametrize("architecture", ["topk", "batchtopk", "standard"])
+def test_a_stopped_or_crashed_run_resumes_to_the_sae_an_uninterrupted_run_makes(
+    tmp_path, architecture
+):
+    model = tiny_model()
+    cfg = SAETrainConfig(
+        hook=HOOK, architecture=architecture, k=8, n_tokens=120_000, batch_size=1024,
+        buffer_games=64, seed=2,
+    )  # fmt: skip
+    stream = partial(
+        activation_stream, model, HOOK, batch_size=1024, buffer_games=64, seed=2
+    )  # train_sae's own default stream, made explicit to interrupt it
+    whole = train_sae(model, cfg, checkpoints=tmp_path / "whole", n_checkpoints=3)
+
+    folder = tmp_path / "stopped"
+    with pytest.raises(TrainingStopped, match="run the same command again"):
+        train_sae(
+            model, cfg, activations=_stopping_after(NORM_BATCHES + 30, stream),
+            checkpoints=folder, n_checkpoints=3,
+        )  # fmt: skip
+    _, progress = SAECheckpoints(folder, {}).latest()
+    assert progress.steps == 30 and progress.samples == 30 * 1024  # stopped between steps
+    assert len([p for p in folder.iterdir() if p.is_dir()]) == 1  # older checkpoints dropped
+    resumed = train_sae(model, cfg, activations=stream, checkpoints=folder, n_checkpoints=3)
+
+    assert resumed.resumed_at == (30 * 1024,) and resumed.summary()["resumed_at"] == [30 * 1024]
+    assert whole.resumed_at == () and "resumed_at" not in whole.summary()
+    for name, value in whole.sae.state_dict().items():
+        assert torch.equal(value, resumed.sae.state_dict()[name]), name
+    assert resumed.final_l0 == whole.final_l0
+    assert resumed.dead_features == whole.dead_features
+
+    # Unwarned, it resumes from the last of the evenly spaced checkpoints (at step 30 of 117).
+    folder = tmp_path / "crashed"
+    with pytest.raises(Crash):
+        train_sae(
+            model, cfg, activations=_stopping_after(NORM_BATCHES + 45, stream, crash=True),
+            checkpoints=folder, n_checkpoints=3,
+        )  # fmt: skip
+    assert SAECheckpoints(folder, {}).latest()[1].steps == 30
+    resumed = train_sae(model, cfg, activations=stream, checkpoints=folder, n_checkpoints=3)
+    assert resumed.resumed_at == (30 * 1024,)
+    for name, value in whole.sae.state_dict().items():
+        assert torch.equal(value, resumed.sae.state_dict()[name]), name
+    assert resumed.final_l0 == whole.final_l0  # the sparsity windows fell on the same steps
+
+
+def test_a_finished_run_resumes_from_its_final_checkpoint_without_training(tmp_path):
+    model = tiny_model()
+    cfg = SAETrainConfig(hook=HOOK, k=8, n_tokens=40_000, batch_size=1024, buffer_games=64)
+    first = train_sae(model, cfg, checkpoints=tmp_path / "c")  # e.g. evaluation then failed
+
+    def no_batches(start: int = 0):
+        raise AssertionError(f"a finished run drew batches from {start}")
+        yield
+
+    again = train_sae(model, cfg, activations=no_batches, checkpoints=tmp_path / "c")
+    assert again.resumed_at == (39 * 1024,)
+    for name, value in first.sae.state_dict().items():
+        assert torch.equal(value, again.sae.state_dict()[name]), name
+
+
+def test_resuming_under_other_settings_is_refused_and_says_what_differs(tmp_path):
+    model = tiny_model()
+    cfg = SAETrainConfig(hook=HOOK, k=8, n_tokens=20_000, batch_size=1024, buffer_games=64)
+    train_sae(model, cfg, checkpoints=tmp_path)
+    other = SAETrainConfig(hook=HOOK, k=4, n_tokens=20_000, batch_size=1024, buffer_games=64)
+    with pytest.raises(ValueError, match=r"other settings .*'k': \(8, 4\).*delete that folder"):
+        train_sae(model, other, checkpoints=tmp_path)
+
+
+def test_a_checkpoint_not_yet_pointed_to_is_never_read(tmp_path):
+    store = SAECheckpoints(tmp_path, {"k": 8})
+    store.claim()
+    assert store.latest() is None
+    whole = tmp_path / "2048"
+    whole.mkdir()
+    store.commit(whole, Progress(samples=2048, steps=2, seconds=1.5, resumed_at=(1024,)))
+    (tmp_path / "4096").mkdir()  # a later checkpoint cut short before it was committed
+    assert store.latest() == (whole, Progress(2048, 2, 1.5, (1024,)))
+    assert json.loads((tmp_path / "run.json").read_text()) == {"k": 8}
+    store.discard()
+    assert not tmp_path.exists()
