@@ -144,9 +144,12 @@ def score_features(
     n_feat, n_prop, n_thr = acts.shape[1], props.shape[1], len(thresholds)
     tp = torch.zeros(n_thr, n_feat, n_prop)  # true positives at each threshold
     fired = torch.zeros(n_thr, n_feat)
-    passed = torch.count_nonzero(acts > thresholds[0] * top)
+    passed = sum(  # by chunks: one comparison of all of them is a byte per activation
+        int(torch.count_nonzero(acts[i : i + chunk] > thresholds[0] * top))
+        for i in range(0, acts.shape[0], chunk)
+    )
     below = SPARSE_BELOW if sparse_below is None else sparse_below
-    sparse = int(passed) < below * acts.numel()
+    sparse = passed < below * acts.numel()
     count = _sparse_counts if sparse else _dense_counts
     for i in range(0, acts.shape[0], chunk):
         tp_c, fired_c = count(acts[i : i + chunk], top, p[i : i + chunk], thresholds)
