@@ -278,7 +278,7 @@ def comparison_table(
     probed = suite is not None and suite.key("relative", probe_site) in suite.probes
     needed = {*sites.values(), neuron_site, *([probe_site] if probed else [])}
     acts = harvest(model, games, sorted(needed, key=hook_layer), progress=False)  # one pass
-    clean = _next_move_loss(model, games)
+    clean = _next_move_loss(model, games) if sites else None  # no SAEs: no loss to recover
     losses = {h: (clean, zero_ablation_loss(model, games, h)) for h in set(sites.values())}
     rows = []
     for name, sae in saes.items():
