@@ -250,26 +250,11 @@ def train_sae(
     """
     d_in = hook_width(model, cfg.hook)
     sae = _training_sae(cfg, d_in)
-    n_steps = cfg.n_tokens // cfg.batch_size
-    total = n_steps * cfg.batch_size
+    total = cfg.n_tokens // cfg.batch_size * cfg.batch_size  # whole batches
     # what must match to resume: everything but where it runs (a GPU run may end on a CPU)
     settings = {**asdict(cfg), "extra": {k: v for k, v in cfg.extra.items() if k != "device"}}
     store = None if checkpoints is None else SAECheckpoints(checkpoints, settings)
-    trainer_cfg = SAETrainerConfig(
-        total_training_samples=total,
-        train_batch_size_samples=cfg.batch_size,
-        lr=cfg.lr,
-        lr_end=cfg.lr / 10,
-        lr_warm_up_steps=min(100, n_steps // 10),
-        lr_decay_steps=n_steps // 5,
-        lr_scheduler_name="constant",
-        dead_feature_window=max(50, n_steps // 10),
-        feature_sampling_window=max(50, n_steps // 10),
-        n_batches_for_norm_estimate=NORM_BATCHES,
-        n_checkpoints=0 if store is None else n_checkpoints,
-        checkpoint_path=None if store is None else str(store.folder),
-        logger=LoggingConfig(log_to_wandb=False),
-    )
+    trainer_cfg = _trainer_config(cfg, store, n_checkpoints)
     make_stream = activations or partial(
         activation_stream, model, cfg.hook, batch_size=cfg.batch_size,
         buffer_games=cfg.buffer_games, seed=cfg.seed,
@@ -299,11 +284,7 @@ def train_sae(
             trainer_cfg, sae, stream, save_checkpoint_fn=None if store is None else committed
         )
         if found is not None:
-            trainer.load_trainer_state(found[0])
-            sae.load_weights_from_checkpoint(found[0])
-            # sae-lens records its step count before the step that reached the checkpoint
-            # counts itself: restore the count of steps done, as an uninterrupted run has it.
-            trainer.n_training_steps = done.steps
+            _restore(trainer, found[0], done)
             done = replace(done, resumed_at=(*done.resumed_at, done.samples))
         if store is not None:  # also after the last step, before sae-lens folds in the scale
             final = [total - 1] if done.samples < total else []
@@ -336,6 +317,37 @@ def train_sae(
         dead_features=meta.num_dead_features,
         resumed_at=done.resumed_at,
     )
+
+
+def _trainer_config(
+    cfg: SAETrainConfig, store: SAECheckpoints | None, n_checkpoints: int
+) -> SAETrainerConfig:
+    n_steps = cfg.n_tokens // cfg.batch_size
+    return SAETrainerConfig(
+        total_training_samples=n_steps * cfg.batch_size,
+        train_batch_size_samples=cfg.batch_size,
+        lr=cfg.lr,
+        lr_end=cfg.lr / 10,
+        lr_warm_up_steps=min(100, n_steps // 10),
+        lr_decay_steps=n_steps // 5,
+        lr_scheduler_name="constant",
+        dead_feature_window=max(50, n_steps // 10),
+        feature_sampling_window=max(50, n_steps // 10),
+        n_batches_for_norm_estimate=NORM_BATCHES,
+        n_checkpoints=0 if store is None else n_checkpoints,
+        checkpoint_path=None if store is None else str(store.folder),
+        logger=LoggingConfig(log_to_wandb=False),
+    )
+
+
+def _restore(trainer: SAETrainer, checkpoint: Path, done: Progress) -> None:
+    """Put the trainer and its SAE back as they were at ``checkpoint``."""
+    trainer.load_trainer_state(checkpoint)
+    trainer.sae.load_weights_from_checkpoint(checkpoint)
+    # sae-lens records its step count before the step that reached the checkpoint counts
+    # itself: restore the count of steps done, as an uninterrupted run has it (the
+    # sparsity windows and some architectures' schedules read it).
+    trainer.n_training_steps = done.steps
 
 
 def _scale_estimated(cfg: SAETrainConfig) -> bool:
