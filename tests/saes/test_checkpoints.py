@@ -1,6 +1,7 @@
 import json
 import signal
 from functools import partial
+from itertools import islice
 
 import pytest
 import torch
@@ -22,9 +23,9 @@ HOOK = "blocks.1.hook_resid_post"
 def test_a_stream_started_late_yields_the_batches_an_early_one_reaches():
     model = tiny_model()
     stream = partial(activation_stream, model, HOOK, batch_size=256, buffer_games=16, seed=4)
-    whole = [b for _, b in zip(range(8), stream())]  # 3 batches per chunk of 16 games
+    whole = list(islice(stream(), 8))  # 3 batches per chunk of 16 games
     for start in (1, 3, 4):  # inside the first chunk, at a chunk's start, inside the second
-        late = [b for _, b in zip(range(8 - start), stream(start=start))]
+        late = list(islice(stream(start=start), 8 - start))
         assert all(torch.equal(a, b) for a, b in zip(whole[start:], late, strict=True)), start
 
 
