@@ -42,8 +42,8 @@ def _stopping_after(n: int, make_stream, *, crash: bool = False):
     """A stream factory whose stream, after ``n`` batches, sends this process SIGINT (as
     ^C or ``kill`` would) or, with ``crash``, fails (as a killed process would, unwarned)."""
 
-    def make(start: int = 0):
-        for i, batch in enumerate(make_stream(start=start)):
+    def make(*args, start: int = 0, **kwargs):
+        for i, batch in enumerate(make_stream(*args, start=start, **kwargs)):
             if i == n and crash:
                 raise Crash
             if i == n:
@@ -136,3 +136,29 @@ def test_a_checkpoint_not_yet_pointed_to_is_never_read(tmp_path):
     assert json.loads((tmp_path / "run.json").read_text()) == {"k": 8}
     store.discard()
     assert not tmp_path.exists()
+
+
+def test_workbench_sae_stopped_by_a_signal_exits_130_and_the_same_command_resumes(
+    tmp_path, monkeypatch, capsys
+):
+    import workbench.saes.train as train
+    from workbench.cli import main
+
+    out = tmp_path / "sae"
+    argv = ["sae", "othello", "--hook", "blocks.0.hook_resid_post", "--threads", "1",
+            "--tokens", str(4 * 4096), "--eval-games", "5", "--out", str(out)]  # fmt: skip
+    plain = train.activation_stream
+    monkeypatch.setattr(
+        train, "activation_stream", _stopping_after(NORM_BATCHES + 2, plain)
+    )  # the default stream, as the CLI builds it, with a ^C after two steps
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 130
+    assert "Stopped at 8,192 of 16,384 activations" in capsys.readouterr().err
+    assert not out.exists() and (tmp_path / "sae.checkpoints" / "latest.json").exists()
+
+    monkeypatch.setattr(train, "activation_stream", plain)
+    main(argv)
+    record = json.loads((out / "training.json").read_text())
+    assert record["resumed_at"] == [8192]
+    assert not (tmp_path / "sae.checkpoints").exists()
