@@ -93,3 +93,22 @@ def test_hooks_are_removed_after_an_exception():
     assert all(not hp._forward_hooks for hp in model.hook_dict.values())
     harvest(model, games, "blocks.0.hook_resid_pre", progress=False)
     assert all(not hp._forward_hooks for hp in model.hook_dict.values())
+
+
+def test_chunked_batches_start_anywhere_and_never_make_the_chunks_before():
+    from itertools import islice
+
+    from workbench.activations import chunked_batches
+
+    made = []
+
+    def chunk(c):  # 7 rows a chunk: two whole batches of 3, the last row dropped
+        made.append(c)
+        return torch.arange(7 * c, 7 * c + 7)
+
+    whole = [b.tolist() for b in islice(chunked_batches(chunk, per_chunk=2, batch_size=3), 6)]
+    assert whole == [[0, 1, 2], [3, 4, 5], [7, 8, 9], [10, 11, 12], [14, 15, 16], [17, 18, 19]]
+    made.clear()
+    late = chunked_batches(chunk, per_chunk=2, batch_size=3, start=3)
+    assert [b.tolist() for b in islice(late, 3)] == whole[3:]
+    assert made == [1, 2]

@@ -13,8 +13,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,3 +259,21 @@ def load_shards(folder: str | Path) -> Activations:
         **{f: torch.cat([s[f"label.{f}"] for s in shards]) for f in Labels.__dataclass_fields__}
     )
     return Activations(acts, labels=labels)
+
+
+def chunked_batches(
+    chunk: Callable[[int], Float[Tensor, "n d"]],
+    *,
+    per_chunk: int,
+    batch_size: int,
+    start: int = 0,
+) -> Iterator[Float[Tensor, "batch d"]]:
+    """Endless batches from numbered chunks of shuffled activations (``chunk(c)``), the first
+    ``per_chunk`` batches of each, beginning at batch ``start``. The chunks before it are
+    never made, so a resumed run sees the batches an uninterrupted one would have."""
+    first, skip = divmod(start, per_chunk)
+    for c in itertools.count(first):
+        acts = chunk(c)
+        for i in range(skip, per_chunk):
+            yield acts[i * batch_size : (i + 1) * batch_size]
+        skip = 0

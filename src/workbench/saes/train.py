@@ -42,7 +42,7 @@ from sae_lens.training.sae_trainer import SAETrainer
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from workbench.activations import harvest, validate_hooks
+from workbench.activations import chunked_batches, harvest, validate_hooks
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
 from workbench.saes.cache import ActivationCache
@@ -125,21 +125,20 @@ def activation_stream(
             f"buffer_games={buffer_games} x {N_CTX} positions cannot fill one batch of "
             f"{batch_size}: use buffer_games >= {-(-batch_size // N_CTX)}."
         )
-    first_chunk, skip = divmod(start, per_chunk)
     where = None if cache is None else cache.stream_dir(model, seed=seed, buffer_games=buffer_games)
-    for chunk in range(first_chunk, 10**9):
+
+    def shuffled(chunk: int) -> Float[Tensor, "n d_in"]:
         rng = np.random.default_rng([seed, chunk])
         games = play_games(n_games=buffer_games, rng=rng)
         if where is None:
             acts = harvest(model, games, [hook], progress=False).acts[hook]
         else:
             acts = cache.chunk(model, games, hook, where / f"chunk-{chunk:06d}")
-        flat = acts.reshape(-1, acts.shape[-1])[
+        return acts.reshape(-1, acts.shape[-1])[
             torch.from_numpy(rng.permutation(len(acts) * N_CTX))
         ]
-        for i in range(skip, per_chunk):
-            yield flat[i * batch_size : (i + 1) * batch_size]
-        skip = 0
+
+    yield from chunked_batches(shuffled, per_chunk=per_chunk, batch_size=batch_size, start=start)
 
 
 def matryoshka_widths(cfg: SAETrainConfig, d_in: int) -> list[int]:
@@ -250,11 +249,11 @@ def train_sae(
     """
     d_in = hook_width(model, cfg.hook)
     sae = _training_sae(cfg, d_in)
-    total = cfg.n_tokens // cfg.batch_size * cfg.batch_size  # whole batches
     # what must match to resume: everything but where it runs (a GPU run may end on a CPU)
     settings = {**asdict(cfg), "extra": {k: v for k, v in cfg.extra.items() if k != "device"}}
     store = None if checkpoints is None else SAECheckpoints(checkpoints, settings)
     trainer_cfg = _trainer_config(cfg, store, n_checkpoints)
+    total = trainer_cfg.total_training_samples  # whole batches
     make_stream = activations or partial(
         activation_stream, model, cfg.hook, batch_size=cfg.batch_size,
         buffer_games=cfg.buffer_games, seed=cfg.seed,

@@ -20,7 +20,7 @@ from sae_lens import SAE
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from workbench.activations import validate_hooks
+from workbench.activations import chunked_batches, validate_hooks
 from workbench.saes.evaluate import SAEMetrics
 from workbench.saes.loading import check_compatible
 from workbench.training.lm import next_token_loss, text_windows
@@ -73,17 +73,16 @@ def text_activation_stream(
             f"buffer_seqs={buffer_seqs} windows of {seq_len - 1} positions cannot fill one "
             f"batch of {batch_size}: use more windows or a smaller batch."
         )
-    first_chunk, skip = divmod(start, per_chunk)
-    for chunk in range(first_chunk, 10**9):
+
+    def shuffled(chunk: int) -> Float[Tensor, "n d_model"]:
         tokens = text_windows(
             model, buffer_seqs, seq_len=seq_len, split="train", seed=seed * 1_000_003 + chunk
         )
         acts = hook_activations(model, tokens, hook)[:, 1:].reshape(-1, model.cfg.d_model)
         gen = torch.Generator().manual_seed(seed * 1_000_003 + chunk)
-        acts = acts[torch.randperm(len(acts), generator=gen)]
-        for i in range(skip, per_chunk):
-            yield acts[i * batch_size : (i + 1) * batch_size]
-        skip = 0
+        return acts[torch.randperm(len(acts), generator=gen)]
+
+    yield from chunked_batches(shuffled, per_chunk=per_chunk, batch_size=batch_size, start=start)
 
 
 @torch.no_grad()
