@@ -6,9 +6,10 @@ from itertools import islice
 import pytest
 import torch
 
-from workbench.saes.checkpoints import Progress, SAECheckpoints
+from workbench.checkpoints import CheckpointFolder
 from workbench.saes.train import (
     NORM_BATCHES,
+    Progress,
     SAETrainConfig,
     TrainingStopped,
     activation_stream,
@@ -73,7 +74,7 @@ def test_a_stopped_or_crashed_run_resumes_to_the_sae_an_uninterrupted_run_makes(
             model, cfg, activations=_stopping_after(NORM_BATCHES + 30, stream),
             checkpoints=folder, n_checkpoints=3,
         )  # fmt: skip
-    _, progress = SAECheckpoints(folder, {}).latest()
+    progress = _saved_progress(folder)
     assert progress.steps == 30 and progress.samples == 30 * 1024  # stopped between steps
     assert len([p for p in folder.iterdir() if p.is_dir()]) == 1  # older checkpoints dropped
     resumed = train_sae(model, cfg, activations=stream, checkpoints=folder, n_checkpoints=3)
@@ -92,7 +93,7 @@ def test_a_stopped_or_crashed_run_resumes_to_the_sae_an_uninterrupted_run_makes(
             model, cfg, activations=_stopping_after(NORM_BATCHES + 45, stream, crash=True),
             checkpoints=folder, n_checkpoints=3,
         )  # fmt: skip
-    assert SAECheckpoints(folder, {}).latest()[1].steps == 30
+    assert _saved_progress(folder).steps == 30
     resumed = train_sae(model, cfg, activations=stream, checkpoints=folder, n_checkpoints=3)
     assert resumed.resumed_at == (30 * 1024,)
     for name, value in whole.sae.state_dict().items():
@@ -124,20 +125,6 @@ def test_resuming_under_other_settings_is_refused_and_says_what_differs(tmp_path
         train_sae(model, other, checkpoints=tmp_path)
 
 
-def test_a_checkpoint_not_yet_pointed_to_is_never_read(tmp_path):
-    store = SAECheckpoints(tmp_path, {"k": 8})
-    store.claim()
-    assert store.latest() is None
-    whole = tmp_path / "2048"
-    whole.mkdir()
-    store.commit(whole, Progress(samples=2048, steps=2, seconds=1.5, resumed_at=(1024,)))
-    (tmp_path / "4096").mkdir()  # a later checkpoint cut short before it was committed
-    assert store.latest() == (whole, Progress(2048, 2, 1.5, (1024,)))
-    assert json.loads((tmp_path / "run.json").read_text()) == {"k": 8}
-    store.discard()
-    assert not tmp_path.exists()
-
-
 def test_workbench_sae_stopped_by_a_signal_exits_130_and_the_same_command_resumes(
     tmp_path, monkeypatch, capsys
 ):
@@ -162,3 +149,7 @@ def test_workbench_sae_stopped_by_a_signal_exits_130_and_the_same_command_resume
     record = json.loads((out / "training.json").read_text())
     assert record["resumed_at"] == [8192]
     assert not (tmp_path / "sae.checkpoints").exists()
+
+
+def _saved_progress(folder) -> Progress:
+    return Progress.from_dict(CheckpointFolder(folder, {}).latest()[1])

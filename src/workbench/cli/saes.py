@@ -21,6 +21,7 @@ def _to_cpu(model, sae) -> None:
 
 
 def _sae(args: argparse.Namespace) -> None:
+    import shutil
     from functools import partial
     from pathlib import Path
 
@@ -28,7 +29,6 @@ def _sae(args: argparse.Namespace) -> None:
 
     from workbench.models import load_model
     from workbench.models.config import random_init_twin
-    from workbench.saes.checkpoints import SAECheckpoints
     from workbench.saes.evaluate import eval_games, evaluate_sae
     from workbench.saes.loading import round_weights, sae_dir, save_sae
     from workbench.saes.train import SAETrainConfig
@@ -70,7 +70,7 @@ def _sae(args: argparse.Namespace) -> None:
     )
     checkpoints = folder.with_name(folder.name + ".checkpoints")  # beside it; git ignores it
     if args.restart:
-        SAECheckpoints(checkpoints, {}).discard()
+        shutil.rmtree(checkpoints, ignore_errors=True)
     resumable = (
         {"checkpoints": checkpoints, "n_checkpoints": args.checkpoints} if args.checkpoints else {}
     )
@@ -111,7 +111,7 @@ def _sae(args: argparse.Namespace) -> None:
     info = {"command": command, **trained.summary(), "evaluation": evaluation}
     info["stored_dtype"] = args.save_dtype
     save_sae(trained.sae, folder, info, dtype=store)
-    SAECheckpoints(checkpoints, {}).discard()  # the SAE is stored: nothing left to resume
+    shutil.rmtree(checkpoints, ignore_errors=True)  # the SAE is stored: nothing to resume
     sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
 
 

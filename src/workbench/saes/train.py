@@ -8,7 +8,7 @@
 3. Fit with ``sae_lens.SAETrainer`` (it owns the loss, the optimiser, the schedules and the
    dead-feature bookkeeping); return the inference SAE, which ``save_sae`` writes in
    sae-lens's format.
-4. Optionally checkpoint as it goes (``saes.checkpoints``) and on SIGINT / SIGTERM: the same
+4. Optionally checkpoint as it goes (``workbench.checkpoints``) and on SIGINT / SIGTERM: the same
    call with the same folder resumes, with the trainer's state and the stream at the batch
    it had reached, and ends with the SAE an uninterrupted run would have.
 """
@@ -43,10 +43,10 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from workbench.activations import chunked_batches, harvest, validate_hooks
+from workbench.checkpoints import CheckpointFolder
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
 from workbench.saes.cache import ActivationCache
-from workbench.saes.checkpoints import Progress, SAECheckpoints
 from workbench.saes.loading import hook_width
 from workbench.signals import StopSignals
 
@@ -213,6 +213,20 @@ class TrainedSAE:
         }
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a checkpointed run had got: the state stored with each checkpoint."""
+
+    samples: int = 0  # activations trained on
+    steps: int = 0  # optimiser steps taken
+    seconds: float = 0.0  # training time, summed over every resume
+    resumed_at: tuple[int, ...] = ()  # ``samples`` at each earlier resume
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Progress:
+        return cls(**{**data, "resumed_at": tuple(data.get("resumed_at", ()))})
+
+
 class TrainingStopped(RuntimeError):
     """A checkpointed run was stopped by a signal; its checkpoint resumes it."""
 
@@ -244,14 +258,14 @@ def train_sae(
     ``workbench.text.saes.text_activation_stream`` with its settings bound.
     ``checkpoints``: a folder to checkpoint into, ``n_checkpoints`` times evenly over the
     run, after its last step and on SIGINT / SIGTERM (then ``TrainingStopped`` is raised);
-    a run already there resumes. The caller deletes it (``SAECheckpoints.discard``) once the
-    SAE is stored.
+    a run already there resumes (``workbench.checkpoints``). The caller deletes the folder
+    once the SAE is stored.
     """
     d_in = hook_width(model, cfg.hook)
     sae = _training_sae(cfg, d_in)
     # what must match to resume: everything but where it runs (a GPU run may end on a CPU)
     settings = {**asdict(cfg), "extra": {k: v for k, v in cfg.extra.items() if k != "device"}}
-    store = None if checkpoints is None else SAECheckpoints(checkpoints, settings)
+    store = None if checkpoints is None else CheckpointFolder(checkpoints, settings)
     trainer_cfg = _trainer_config(cfg, store, n_checkpoints)
     total = trainer_cfg.total_training_samples  # whole batches
     make_stream = activations or partial(
@@ -262,7 +276,7 @@ def train_sae(
     if store is not None:
         store.claim()
         found = store.latest()
-    done = Progress() if found is None else found[1]
+    done = Progress() if found is None else Progress.from_dict(found[1])
     # The stream resumes after the batches already drawn: the scale estimate's, then a step's each.
     drawn = 0 if found is None else done.steps + (NORM_BATCHES if _scale_estimated(cfg) else 0)
     start = time.perf_counter()
@@ -270,10 +284,8 @@ def train_sae(
     def committed(checkpoint_path: Path | None) -> None:
         samples = trainer.n_training_samples
         seconds = done.seconds + time.perf_counter() - start
-        store.commit(
-            checkpoint_path,
-            Progress(samples, samples // cfg.batch_size, seconds, done.resumed_at),
-        )
+        progress = Progress(samples, samples // cfg.batch_size, seconds, done.resumed_at)
+        store.commit(checkpoint_path, asdict(progress))
 
     with nullcontext() if store is None else StopSignals() as signals:
         stream = make_stream(start=drawn)
@@ -319,7 +331,7 @@ def train_sae(
 
 
 def _trainer_config(
-    cfg: SAETrainConfig, store: SAECheckpoints | None, n_checkpoints: int
+    cfg: SAETrainConfig, store: CheckpointFolder | None, n_checkpoints: int
 ) -> SAETrainerConfig:
     n_steps = cfg.n_tokens // cfg.batch_size
     return SAETrainerConfig(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import platform
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from typing import Literal
 import torch
 from tqdm.auto import tqdm
 
+from workbench.checkpoints import CheckpointFolder
 from workbench.evaluation import evaluate_legal_moves, held_out_games
 from workbench.models.config import OthelloGPTConfig
 from workbench.models.io import (
@@ -141,7 +141,15 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         if self.device == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls on the GPU
-        self._check_run_folder()
+        self.checkpoints = CheckpointFolder(
+            self.out,
+            cfg.to_dict(),
+            settings_file="train_config.json",
+            may_change=_RESUMABLE_CHANGES,
+            checkpoint_glob="ckpt-*",
+            start_again="choose a new out_dir",
+        )
+        self.checkpoints.claim()
         self.model = self.build_model()
         self.model.train()
         decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2 and "W_" in n]
@@ -212,31 +220,15 @@ class Trainer:
         )
 
     # -- run folder -------------------------------------------------------------------
-    def _check_run_folder(self) -> None:
-        saved = self.out / "train_config.json"
-        if saved.exists():
-            previous = json.loads(saved.read_text())
-            comparable = {k: v for k, v in previous.items() if k not in _RESUMABLE_CHANGES}
-            current = {k: v for k, v in self.cfg.to_dict().items() if k not in _RESUMABLE_CHANGES}
-            if comparable != current:
-                diff = {
-                    k: (comparable.get(k), v) for k, v in current.items() if comparable.get(k) != v
-                }
-                raise ValueError(
-                    f"{self.out} holds a run with a different config (old, new): {diff}. "
-                    "Resume with the same settings, or choose a new out_dir."
-                )
-        write_json(saved, self.cfg.to_dict())
-
     def _resume(self) -> None:
-        pointer = self.out / "latest.json"
-        if not pointer.exists():
+        found = self.checkpoints.latest()
+        if found is None:
             return
-        folder = self.out / json.loads(pointer.read_text())["checkpoint"]
+        folder, state = found
         self.model.load_state_dict(load_state_dict(folder / "model.safetensors"), strict=False)
         opt_state = torch.load(folder / "optimizer.pt", map_location=self.device, weights_only=True)
         self.optimizer.load_state_dict(opt_state)
-        self.state = TrainState.from_dict(json.loads((folder / "state.json").read_text()))
+        self.state = TrainState.from_dict(state)
 
     def save_checkpoint(self) -> None:
         folder = self.out / f"ckpt-{self.state.step:07d}"
@@ -245,11 +237,7 @@ class Trainer:
             folder / "optimizer.pt",
             lambda p: torch.save(self.optimizer.state_dict(), p),
         )
-        write_json(folder / "state.json", asdict(self.state))
-        write_json(self.out / "latest.json", {"checkpoint": folder.name})
-        for old in self.out.glob("ckpt-*"):
-            if old != folder:
-                shutil.rmtree(old, ignore_errors=True)
+        self.checkpoints.commit(folder, asdict(self.state))
 
     def log(self, record: dict) -> None:
         with open(self.out / "metrics.jsonl", "a") as f:
