@@ -80,7 +80,3 @@ class CheckpointFolder:
         for old in self.folder.glob(self.checkpoint_glob):
             if old.is_dir() and old != checkpoint:
                 shutil.rmtree(old, ignore_errors=True)
-
-    def discard(self) -> None:
-        """Delete the folder: the run is finished and its result stored, or is to start again."""
-        shutil.rmtree(self.folder, ignore_errors=True)
