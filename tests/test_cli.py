@@ -1,5 +1,6 @@
 """The command line: every subcommand is registered, and training flags follow the config."""
 
+from argparse import Namespace
 from dataclasses import fields
 
 import pytest
@@ -11,7 +12,8 @@ from workbench.training.train import TrainConfig
 
 COMMANDS = [
     "train", "eval", "ship", "models", "train-lm", "ship-lm", "lm-eval", "probes",
-    "interventions", "artefacts", "sae", "sae-table", "sae-split", "transcoders", "render",
+    "interventions", "artefacts", "sae", "sae-table", "sae-split", "superposition",
+    "transcoders", "render",
 ]  # fmt: skip
 
 
@@ -41,26 +43,24 @@ def test_an_unknown_preset_is_a_clear_error(command, valid, tmp_path):
         main([command, "--preset", "huge", "--out", str(tmp_path)])
 
 
-def test_the_recorded_command_names_workbench_and_drops_what_does_not_change_the_result(
-    monkeypatch,
-):
+def test_the_recorded_command_names_workbench_and_drops_what_does_not_change_the_result():
     from workbench.cli.flags import recorded_command
     from workbench.models.registry import canonical_name
 
-    argv = ["/somewhere/workbench/__main__.py", "sae", "othello", "--activation-cache", "c",
+    argv = ["sae", "othello", "--activation-cache", "c",
             "--extra", "a b=c", "--activation-cache=d", "--k", "32"]  # fmt: skip
-    monkeypatch.setattr("sys.argv", argv)
+    args = Namespace(argv=argv)
     model = canonical_name("othello")  # the alias is recorded as the model it names now
-    assert recorded_command() == f"workbench sae {model} --activation-cache c --extra 'a b=c' " + (
-        "--activation-cache=d --k 32"
+    assert recorded_command(args) == f"workbench sae {model} --activation-cache c " + (
+        "--extra 'a b=c' --activation-cache=d --k 32"
     )
-    assert recorded_command(drop=("--activation-cache",)) == (
+    assert recorded_command(args, drop=("--activation-cache",)) == (
         f"workbench sae {model} --extra 'a b=c' --k 32"
     )
-    monkeypatch.setattr("sys.argv", [*argv[:3], "--restart", "--k", "32"])
-    assert recorded_command(drop_flags=("--restart",)) == f"workbench sae {model} --k 32"
-    monkeypatch.setattr("sys.argv", ["workbench", "render", "--out", "othello"])
-    assert recorded_command() == "workbench render --out othello"  # only the model word
+    args = Namespace(argv=[*argv[:2], "--restart", "--k", "32"])
+    assert recorded_command(args, drop_flags=("--restart",)) == f"workbench sae {model} --k 32"
+    args = Namespace(argv=["render", "--out", "othello"])
+    assert recorded_command(args) == "workbench render --out othello"  # only the model word
 
 
 @pytest.mark.parametrize(
@@ -124,3 +124,32 @@ def test_models_lists_each_alias_beside_the_model_it_names(capsys):
 def test_sae_on_a_gpu_that_is_not_there_says_what_is_valid():
     with pytest.raises(SystemExit, match="no CUDA device here; valid here: cpu"):
         main(["sae", "othello", "--hook", "blocks.0.hook_resid_post", "--device", "cuda"])
+
+
+def test_sweep_commands_record_their_provenance(tmp_path, capsys):
+    """sae-split and superposition write the fingerprints of what they scored, the date,
+    the hardware and the note, so nobody has to add them by hand."""
+    import json
+
+    from workbench.models import load_model
+    from workbench.provenance import fingerprint
+    from workbench.saes.loading import load_sae
+
+    hook = "blocks.0.hook_resid_post"
+    split, sup = tmp_path / "split.json", tmp_path / "superposition.json"
+    main(["sae-split", "othello-small", "--hook", hook, "--games", "4", "--sizes", "1",
+          "--candidates", "2", "--note", "a test", "--out", str(split)])  # fmt: skip
+    main(["superposition", "othello-small", "--games", "4", "--out", str(sup)])
+    capsys.readouterr()
+    record = json.loads(split.read_text())
+    model = load_model("othello-small")
+    assert record["command"].startswith("workbench sae-split othello-gpt-cpu --hook")
+    assert record["note"] == "a test" and record["games"] == 4 and record["rows"]
+    assert record["weights"]["model othello-gpt-cpu"] == fingerprint(model)
+    assert record["weights"]["SAE topk"] == fingerprint(load_sae("othello-small", hook, "topk"))
+    assert "random-init twin" in record["weights"]
+    record = json.loads(sup.read_text())
+    assert "note" not in record and {r["model"] for r in record["rows"]} == {"othello-gpt-cpu"}
+    sae = load_sae("othello-small", hook, "batchtopk")
+    assert record["weights"][f"othello-gpt-cpu {hook} SAE batchtopk"] == fingerprint(sae)
+    assert f"othello-gpt-cpu {hook} SAE topk on the random-init twin" in record["weights"]

@@ -21,6 +21,7 @@ from workbench.models.config import random_init_twin
 from workbench.models.registry import DATA_DIR, canonical_name, load_model
 from workbench.othello.engine import play_games
 from workbench.probes import ProbeConfig, ProbeSuite, train_probes
+from workbench.provenance import hardware
 
 PROBES_DIR = DATA_DIR / "probes"
 PROBE_GAMES_SEED = 424242
@@ -76,7 +77,7 @@ def build_probe_suite(
         "games_seed": PROBE_GAMES_SEED,
         "seconds": round(time.perf_counter() - start),
         "torch_threads": torch.get_num_threads(),
-        "hardware": torch.cuda.get_device_name() if config.device == "cuda" else "CPU",
+        "hardware": hardware(config.device),
     }
     suite.save(out or probe_dir(model_name))
     return suite

@@ -3,7 +3,7 @@ import torch
 
 from workbench.activations import HookNameError, resid_sites
 from workbench.saes import cache as cache_module
-from workbench.saes.cache import ActivationCache, model_fingerprint
+from workbench.saes.cache import ActivationCache
 from workbench.saes.train import activation_stream
 
 from helpers import tiny_model
@@ -48,8 +48,6 @@ def test_a_site_outside_the_cached_set_is_harvested_on_its_own(tmp_path):
 
 def test_each_model_has_its_own_chunks():
     a, b = tiny_model(seed=0), tiny_model(seed=1)
-    assert model_fingerprint(a) == model_fingerprint(tiny_model(seed=0))
-    assert model_fingerprint(a) != model_fingerprint(b)
     cache = ActivationCache("somewhere")
     assert cache.stream_dir(a, seed=0, buffer_games=16) != cache.stream_dir(
         b, seed=0, buffer_games=16

@@ -13,6 +13,7 @@ One module per area registers its subcommands, each handler next to its flags.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from workbench.cli import lm, othello, probes, render, saes
 from workbench.models.registry import canonical_name
@@ -23,7 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     for area in (othello, lm, probes, saes, render):
         area.register(sub)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # what the artefacts record (workbench.cli.flags.recorded_command)
     if isinstance(getattr(args, "model", None), str):
         # Handlers write artefacts under the model's own name, never an alias (see
         # workbench.models.registry.ALIASES), so they all see that name.

@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from dataclasses import fields
 
 from workbench.models.registry import canonical_name
 
 
-def recorded_command(*, drop: tuple[str, ...] = (), drop_flags: tuple[str, ...] = ()) -> str:
-    """This command line as an artefact records it: ``workbench ARGS`` whichever way it was
-    started (``.venv/bin/workbench``, ``python -m workbench``), less the options in ``drop``
-    and their values and the value-less options in ``drop_flags`` (options that change how
-    long it takes or how it is run, not what it makes), and with
-    a model alias after the verb replaced by the model it names now (``othello`` may name
-    another model later; the record must still say which one made the artefact)."""
-    words = sys.argv[1:]
+def recorded_command(
+    args: argparse.Namespace, *, drop: tuple[str, ...] = (), drop_flags: tuple[str, ...] = ()
+) -> str:
+    """This command line (``args.argv``, the words ``workbench.cli.main`` parsed) as an
+    artefact records it: ``workbench ARGS`` however it was started (``.venv/bin/workbench``,
+    ``python -m workbench``, ``main([...])``), less the options in ``drop`` and their values
+    and the value-less options in ``drop_flags`` (options that change how long it takes or
+    how it is run, not what it makes), and with a model alias after the verb replaced by
+    the model it names now (``othello`` may name another model later; the record must
+    still say which one made the artefact)."""
+    words = list(args.argv)
     if len(words) > 1 and not words[1].startswith("-"):
         words = [words[0], canonical_name(words[1]), *words[2:]]
     kept, skip = [], False

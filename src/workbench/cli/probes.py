@@ -65,7 +65,7 @@ def _interventions(args: argparse.Namespace) -> None:
     ]
     best = min(results, key=lambda r: r["errors_after"])
     summary = {
-        "command": recorded_command(),
+        "command": recorded_command(args),
         "best": best,
         "ratio": best["errors_after"] / best["errors_before"],
         "results": results,

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from workbench.cli.flags import recorded_command
+
+if TYPE_CHECKING:
+    from workbench.provenance import RunRecord
 
 #: ``workbench.saes.train.ARCHITECTURES``'s keys, without importing sae-lens to parse flags.
 SAE_ARCHITECTURES = ["topk", "batchtopk", "standard", "gated", "jumprelu", "matryoshka"]
@@ -106,7 +110,7 @@ def _sae(args: argparse.Namespace) -> None:
         evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
     # the same SAE either way: cached or not, checkpointed or not, resumed or not
     command = recorded_command(
-        drop=("--activation-cache", "--checkpoints"), drop_flags=("--restart",)
+        args, drop=("--activation-cache", "--checkpoints"), drop_flags=("--restart",)
     )
     info = {"command": command, **trained.summary(), "evaluation": evaluation}
     info["stored_dtype"] = args.save_dtype
@@ -129,10 +133,12 @@ def _train(model, cfg, stream, resumable: dict):
 def _sae_table(args: argparse.Namespace) -> None:
     from workbench.models.io import write_json
     from workbench.probe_suite import load_probes
+    from workbench.provenance import RunRecord
     from workbench.saes.evaluate import comparison_table, eval_games
     from workbench.saes.loading import site_dir
 
-    model, saes, random_init = _saes_at_hook(args)
+    record = RunRecord(note=args.note)
+    model, saes, random_init = _saes_at_hook(args, record)
     rows = comparison_table(
         model,
         args.hook,
@@ -142,16 +148,18 @@ def _sae_table(args: argparse.Namespace) -> None:
         random_init=random_init,
     )
     out = args.out or site_dir(args.model, args.hook) / "evaluation.json"
-    write_json(out, {"command": recorded_command(), "games": args.games, "rows": rows})
+    write_json(out, _record(args, record, games=args.games, rows=rows))
     for row in rows:
         sys.stdout.write(json.dumps(row) + "\n")
 
 
 def _sae_split(args: argparse.Namespace) -> None:
     from workbench.models.io import write_json
+    from workbench.provenance import RunRecord
     from workbench.saes.evaluate import eval_games, split_comparison
 
-    model, saes, random_init = _saes_at_hook(args)
+    record = RunRecord(note=args.note)
+    model, saes, random_init = _saes_at_hook(args, record)
     games = eval_games(args.games, args.seed)
     rows = split_comparison(
         model,
@@ -163,9 +171,34 @@ def _sae_split(args: argparse.Namespace) -> None:
         random_init=random_init,
     )
     if args.out:
-        write_json(args.out, {"command": recorded_command(), "games": args.games, "rows": rows})
+        write_json(args.out, _record(args, record, games=args.games, rows=rows))
     for row in rows:
         sys.stdout.write(json.dumps(row) + "\n")
+
+
+def _superposition(args: argparse.Namespace) -> None:
+    from workbench.models import load_model
+    from workbench.models.io import write_json
+    from workbench.models.registry import canonical_name
+    from workbench.provenance import RunRecord
+    from workbench.saes.evaluate import eval_games, shipped_coverage_by_layer
+
+    record = RunRecord(note=args.note)
+    games = eval_games(args.games, args.seed)
+    rows = []
+    # each model once, in the order given, by its own name (an alias may move later)
+    for name in dict.fromkeys(canonical_name(name) for name in args.models):
+        model = load_model(name)
+        record.add_weights(f"model {name}", model)
+        rows += shipped_coverage_by_layer(name, games, model=model, record=record)
+    write_json(args.out, _record(args, record, games=args.games, rows=rows))
+    for row in rows:
+        sys.stdout.write(json.dumps(row) + "\n")
+
+
+def _record(args: argparse.Namespace, record: RunRecord, **results) -> dict:
+    """A sweep's JSON: the command and its provenance first, then the results."""
+    return {"command": recorded_command(args), **record.fields(), **results}
 
 
 def _feature_counts(text: str) -> tuple[int, ...]:
@@ -184,9 +217,10 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
-def _saes_at_hook(args: argparse.Namespace):
+def _saes_at_hook(args: argparse.Namespace, record: RunRecord):
     """The model, its shipped SAEs at ``args.hook`` (plus ``--extra`` folders) by row name,
-    and the random-init twin with the SAEs trained on it (the first shipped one unnamed)."""
+    and the random-init twin with the SAEs trained on it (the first shipped one unnamed);
+    each one's fingerprint added to ``record``."""
     from sae_lens import SAE
 
     from workbench.models import load_model
@@ -208,7 +242,15 @@ def _saes_at_hook(args: argparse.Namespace):
         randoms["" if not randoms else e.architecture] = sae
     for name, folder in _named_folders(args.extra_random_init, "--extra-random-init"):
         randoms[name] = SAE.load_from_disk(folder)
-    return model, saes, ((random_init_twin(model), randoms) if randoms else None)
+    twin = random_init_twin(model) if randoms else None
+    record.add_weights(f"model {args.model}", model)
+    for name, sae in saes.items():
+        record.add_weights(name, sae)
+    if twin is not None:
+        record.add_weights("random-init twin", twin)
+    for name, sae in randoms.items():
+        record.add_weights(f"SAE on the random-init twin {name}".rstrip(), sae)
+    return model, saes, ((twin, randoms) if twin is not None else None)
 
 
 def _named_folders(specs: list[str], option: str) -> list[tuple[str, str]]:
@@ -243,7 +285,7 @@ def _transcoders(args: argparse.Namespace) -> None:
             model_name=args.model,
         )
         trained = train_transcoder(model, cfg)
-        info = {"command": recorded_command(), **trained.summary()}
+        info = {"command": recorded_command(args), **trained.summary()}
         folder = save_sae(trained.transcoder, transcoder_dir(args.model, layer), info)
         sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
 
@@ -327,6 +369,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="also write the rows here (JSON)")
     p.set_defaults(func=_sae_split)
 
+    p = sub.add_parser(
+        "superposition",
+        help="best single neuron vs SAE feature per board property, by layer and width",
+    )
+    p.add_argument(
+        "models",
+        nargs="*",
+        default=["othello-gpt-cpu", "othello-gpt-cpu-6l", "othello-gpt-8l"],
+        help="shipped OthelloGPTs (default: the three widths with SAEs shipped; the rows "
+        "name each by its own name, not an alias)",
+    )
+    p.add_argument("--games", type=int, default=200, help="evaluation games")
+    p.add_argument("--seed", type=int, default=None, help="as sae-table's --seed")
+    p.add_argument(
+        "--out", default="data/sweeps/superposition_by_layer.json", help="the record (JSON)"
+    )
+    _note_argument(p)
+    p.set_defaults(func=_superposition)
+
     p = sub.add_parser("transcoders", help="train per-layer (skip) transcoders and ship them")
     p.add_argument("model", nargs="?", default="othello")
     p.add_argument("--layers", default=None, help="comma-separated (default: all)")
@@ -350,6 +411,7 @@ def _site_arguments(p: argparse.ArgumentParser) -> None:
         help="the evaluation games' seed (default: the fixed held-out set; another one: an "
         "independent set of games)",
     )
+    _note_argument(p)
     p.add_argument(
         "--extra",
         action="append",
@@ -364,4 +426,13 @@ def _site_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NAME=FOLDER",
         help="also score this SAE, trained on the random-init twin (sae --random-init), on "
         "the twin's activations: a baseline row (repeatable)",
+    )
+
+
+def _note_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--note",
+        default=None,
+        help="why this run was made, written into the record beside its date, hardware "
+        "and the fingerprints of the weights it scored",
     )

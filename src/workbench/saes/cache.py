@@ -22,13 +22,11 @@ d_model 256: 124 MB); remove the folder when the SAEs are trained.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from jaxtyping import Float
 from safetensors.torch import load_file, save_file
 from torch import Tensor
@@ -37,15 +35,7 @@ from transformer_lens import HookedTransformer
 from workbench.activations import harvest, validate_hooks
 from workbench.models.io import atomic_write
 from workbench.othello.engine import GameRecord
-
-
-def model_fingerprint(model: HookedTransformer) -> str:
-    """A hash of the model's parameter names, shapes and values (16 hex digits)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
-    return digest.hexdigest()[:16]
+from workbench.provenance import fingerprint
 
 
 @dataclass(frozen=True)
@@ -60,7 +50,7 @@ class ActivationCache:
 
     def stream_dir(self, model: HookedTransformer, *, seed: int, buffer_games: int) -> Path:
         """Where the chunks of ``model``'s stream with this seed and chunk size live."""
-        return self.folder / f"{model_fingerprint(model)}-seed{seed}-games{buffer_games}"
+        return self.folder / f"{fingerprint(model)}-seed{seed}-games{buffer_games}"
 
     def chunk(
         self, model: HookedTransformer, games: GameRecord, hook: str, where: Path

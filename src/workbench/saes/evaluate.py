@@ -30,6 +30,7 @@ from workbench.models.registry import load_model
 from workbench.othello.engine import GameRecord, play_games
 from workbench.othello.tokens import model_inputs, next_move_targets
 from workbench.probes import ProbeSuite
+from workbench.provenance import RunRecord
 from workbench.saes.board import (
     RELATIVE,
     FeatureScores,
@@ -390,18 +391,27 @@ def shipped_coverage_by_layer(
     *,
     model: HookedTransformer | None = None,
     architectures: tuple[str, ...] = ("topk", "batchtopk"),
+    record: RunRecord | None = None,
 ) -> list[dict]:
     """``coverage_by_layer`` of a shipped model with its shipped SAEs of ``architectures`` at
     every residual layer and, where they are shipped, their random-init twins: one model's
-    rows of the superposition comparison across widths. ``model``: ``name`` already loaded."""
+    rows of the superposition comparison across widths. ``model``: ``name`` already loaded;
+    ``record``: gets the fingerprint of every SAE and twin scored."""
     model = model or load_model(name)
 
     def shipped(random_init: bool) -> list[tuple[str, SAE]]:
         by_arch = [load_saes_by_layer(name, a, random_init=random_init) for a in architectures]
-        return [pair for saes in by_arch for pair in saes.items()]
+        pairs = [pair for saes in by_arch for pair in saes.items()]
+        if record is not None:
+            kind = " on the random-init twin" if random_init else ""
+            for hook, sae in pairs:
+                record.add_weights(f"{name} {hook} SAE {trained_architecture(sae)}{kind}", sae)
+        return pairs
 
     twin_saes = shipped(random_init=True)
     random_init = (random_init_twin(model), twin_saes) if twin_saes else None
+    if record is not None and random_init is not None:
+        record.add_weights(f"{name} random-init twin", random_init[0])
     return coverage_by_layer(
         model, games, name=name, saes=shipped(random_init=False), random_init=random_init
     )

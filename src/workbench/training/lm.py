@@ -32,6 +32,7 @@ from tokenizers import Tokenizer
 
 from workbench.models.io import save_model
 from workbench.models.lm import LMConfig
+from workbench.provenance import hardware
 from workbench.text.corpus import DEFAULT_CORPUS, load_corpus
 from workbench.text.induction import induction_test, per_token_loss
 from workbench.text.tokenizer import (
@@ -42,7 +43,7 @@ from workbench.text.tokenizer import (
     save_tokenizer,
     train_tokenizer,
 )
-from workbench.training.train import Trainer, _hardware
+from workbench.training.train import Trainer
 
 BLOCK = 4096  # tokens per train/validation block
 VAL_EVERY = 20  # every 20th block is held out
@@ -162,7 +163,7 @@ class LMTrainer(Trainer):
             "train_tokens": len(self.train_tokens),
             "val_tokens": len(self.val_tokens),
             "wall_time_s": round(self.state.elapsed_s, 1),
-            "hardware": _hardware(self.device),
+            "hardware": hardware(self.device),
             "train_config": self.cfg.to_dict(),
             "eval_during_training": metrics,
         }

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -40,6 +39,7 @@ from workbench.models.io import (
     save_model,
     write_json,
 )
+from workbench.provenance import hardware
 from workbench.signals import StopSignals
 from workbench.training.data import Batch, make_batch
 
@@ -267,7 +267,7 @@ class Trainer:
             "games_seen": games,
             "tokens_seen": games * 59,
             "wall_time_s": round(self.state.elapsed_s, 1),
-            "hardware": _hardware(self.device),
+            "hardware": hardware(self.device),
             "train_config": self.cfg.to_dict(),
             "eval_during_training": metrics,
             **start,
@@ -370,12 +370,6 @@ _RESUMABLE_CHANGES = {
     "data_workers",
     "save_dtype",
 }
-
-
-def _hardware(device: str) -> str:
-    if device == "cuda":
-        return torch.cuda.get_device_name()
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
 def train(cfg: TrainConfig) -> TrainState:
