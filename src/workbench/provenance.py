@@ -47,8 +47,8 @@ class RunRecord:
     note: str | None = None  # why the run was made (the command's ``--note``)
     device: str = "cpu"  # where the work ran
     weights: dict[str, str] = field(default_factory=dict)  # what was scored -> fingerprint
-    _start: datetime = field(default_factory=lambda: datetime.now(UTC), repr=False)
-    _clock: float = field(default_factory=time.perf_counter, repr=False)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC), init=False)
+    _clock: float = field(default_factory=time.perf_counter, init=False, repr=False)
 
     def add_weights(self, name: str, module: torch.nn.Module) -> None:
         """Record ``module``'s fingerprint under ``name`` (e.g. ``model othello-gpt-8l``)."""
@@ -57,9 +57,9 @@ class RunRecord:
     def fields(self) -> dict:
         """``date``, ``seconds``, ``hardware``, ``weights`` and (if given) ``note``."""
         end = datetime.now(UTC)
-        span = f"{self._start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC"
-        if end.date() != self._start.date():
-            span = f"{self._start:%Y-%m-%d %H:%M}-{end:%Y-%m-%d %H:%M} UTC"
+        span = f"{self.started:%Y-%m-%d %H:%M}-{end:%H:%M} UTC"
+        if end.date() != self.started.date():
+            span = f"{self.started:%Y-%m-%d %H:%M}-{end:%Y-%m-%d %H:%M} UTC"
         record = {
             "date": span,
             "seconds": round(time.perf_counter() - self._clock, 1),
