@@ -63,6 +63,9 @@ def test_the_recorded_command_names_workbench_and_drops_what_does_not_change_the
     assert recorded_command(args) == "workbench render --out othello"  # only the model word
 
 
+OUT = ("probes", "superposition")  # commands that write by default: written nowhere real
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -72,12 +75,14 @@ def test_the_recorded_command_names_workbench_and_drops_what_does_not_change_the
         (["artefacts", "nosuch", "--dry-run"], "Unknown model 'nosuch'. Known models: "),
         (["sae-table", "othello", "--hook", "blocks.9.hook_resid_post"], "blocks.9"),
         (["sae-split", "othello", "--hook", "blocks.9.hook_resid_post"], "blocks.9"),
+        (["superposition", "othello", "nosuch"], "Unknown model 'nosuch'. Known models: "),
+        (["superposition", "tiny-lm"], "This needs an OthelloGPT"),
     ],
 )
 def test_bad_input_is_one_line_that_says_what_is_valid(argv, message, capsys, tmp_path):
     """A user's mistake ends the command with its message, not a traceback, and writes nothing."""
     with pytest.raises(SystemExit) as stop:
-        main([*argv, *(["--out", str(tmp_path / "probes")] if argv[0] == "probes" else [])])
+        main([*argv, "--out", str(tmp_path / "probes")] if argv[0] in OUT else argv)
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(f"workbench {argv[0]}: error: ") and message in err

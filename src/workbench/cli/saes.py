@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from workbench.cli.flags import recorded_command
+from workbench.models.registry import DATA_DIR
 
 if TYPE_CHECKING:
     from workbench.provenance import RunRecord
@@ -383,7 +384,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--games", type=int, default=200, help="evaluation games")
     p.add_argument("--seed", type=int, default=None, help="as sae-table's --seed")
     p.add_argument(
-        "--out", default="data/sweeps/superposition_by_layer.json", help="the record (JSON)"
+        "--out",
+        default=DATA_DIR / "sweeps" / "superposition_by_layer.json",
+        help="the record (JSON; default: the one in the workbench's data/sweeps/)",
     )
     _note_argument(p)
     p.set_defaults(func=_superposition)
