@@ -149,6 +149,7 @@ def test_sweep_commands_record_their_provenance(tmp_path, capsys):
     record = json.loads(split.read_text())
     model = load_model("othello-small")
     assert record["command"].startswith("workbench sae-split othello-gpt-cpu --hook")
+    assert "--note" not in record["command"]  # it has a field of its own
     assert record["note"] == "a test" and record["games"] == 4 and record["rows"]
     assert record["weights"]["model othello-gpt-cpu"] == fingerprint(model)
     assert record["weights"]["SAE topk"] == fingerprint(load_sae("othello-small", hook, "topk"))

@@ -198,8 +198,8 @@ def _superposition(args: argparse.Namespace) -> None:
 
 
 def _record(args: argparse.Namespace, record: RunRecord, **results) -> dict:
-    """A sweep's JSON: the command and its provenance first, then the results."""
-    return {"command": recorded_command(args), **record.fields(), **results}
+    """A sweep's JSON: the command (its note apart) and its provenance, then the results."""
+    return {"command": recorded_command(args, drop=("--note",)), **record.fields(), **results}
 
 
 def _feature_counts(text: str) -> tuple[int, ...]:
