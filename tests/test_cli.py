@@ -138,6 +138,7 @@ def test_sweep_commands_record_their_provenance(tmp_path, capsys):
 
     from workbench.models import load_model
     from workbench.provenance import fingerprint
+    from workbench.saes.evaluate import eval_games, shipped_coverage_by_layer
     from workbench.saes.loading import load_sae
 
     hook = "blocks.0.hook_resid_post"
@@ -159,3 +160,4 @@ def test_sweep_commands_record_their_provenance(tmp_path, capsys):
     sae = load_sae("othello-small", hook, "batchtopk")
     assert record["weights"][f"othello-gpt-cpu {hook} SAE batchtopk"] == fingerprint(sae)
     assert f"othello-gpt-cpu {hook} SAE topk on the random-init twin" in record["weights"]
+    assert record["rows"] == shipped_coverage_by_layer("othello-gpt-cpu", eval_games(4))
