@@ -1,4 +1,5 @@
-"""``workbench sae / sae-table / transcoders``: sparse dictionaries with sae-lens."""
+"""``workbench sae / sae-table / sae-split / superposition / transcoders``: sparse dictionaries
+with sae-lens, and the records that score them."""
 
 from __future__ import annotations
 
