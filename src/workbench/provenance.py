@@ -42,10 +42,9 @@ def hardware(device: str = "cpu") -> str:
 
 @dataclass
 class RunRecord:
-    """The provenance of one run: create it before the work, call ``fields`` after."""
+    """The provenance of one run on the CPU: create it before the work, call ``fields`` after."""
 
     note: str | None = None  # why the run was made (the command's ``--note``)
-    device: str = "cpu"  # where the work ran
     weights: dict[str, str] = field(default_factory=dict)  # what was scored -> fingerprint
     started: datetime = field(default_factory=lambda: datetime.now(UTC), init=False)
     _clock: float = field(default_factory=time.perf_counter, init=False, repr=False)
@@ -63,7 +62,7 @@ class RunRecord:
         record = {
             "date": span,
             "seconds": round(time.perf_counter() - self._clock, 1),
-            "hardware": hardware(self.device),
+            "hardware": hardware(),
             "weights": dict(self.weights),
         }
         if self.note:

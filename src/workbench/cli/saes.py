@@ -133,7 +133,6 @@ def _train(model, cfg, stream, resumable: dict):
 
 
 def _sae_table(args: argparse.Namespace) -> None:
-    from workbench.models.io import write_json
     from workbench.probe_suite import load_probes
     from workbench.provenance import RunRecord
     from workbench.saes.evaluate import comparison_table, eval_games
@@ -149,14 +148,10 @@ def _sae_table(args: argparse.Namespace) -> None:
         suite=load_probes(args.model),
         random_init=random_init,
     )
-    out = args.out or site_dir(args.model, args.hook) / "evaluation.json"
-    write_json(out, _record(args, record, games=args.games, rows=rows))
-    for row in rows:
-        sys.stdout.write(json.dumps(row) + "\n")
+    _finish(args, record, rows, out=args.out or site_dir(args.model, args.hook) / "evaluation.json")
 
 
 def _sae_split(args: argparse.Namespace) -> None:
-    from workbench.models.io import write_json
     from workbench.provenance import RunRecord
     from workbench.saes.evaluate import eval_games, split_comparison
 
@@ -172,15 +167,11 @@ def _sae_split(args: argparse.Namespace) -> None:
         candidates=args.candidates,
         random_init=random_init,
     )
-    if args.out:
-        write_json(args.out, _record(args, record, games=args.games, rows=rows))
-    for row in rows:
-        sys.stdout.write(json.dumps(row) + "\n")
+    _finish(args, record, rows, out=args.out)
 
 
 def _superposition(args: argparse.Namespace) -> None:
     from workbench.models import load_model
-    from workbench.models.io import write_json
     from workbench.models.registry import canonical_name
     from workbench.provenance import RunRecord
     from workbench.saes.evaluate import eval_games, shipped_coverage_by_layer
@@ -193,14 +184,19 @@ def _superposition(args: argparse.Namespace) -> None:
         model = load_model(name)
         record.add_weights(f"model {name}", model)
         rows += shipped_coverage_by_layer(name, games, model=model, record=record)
-    write_json(args.out, _record(args, record, games=args.games, rows=rows))
+    _finish(args, record, rows, out=args.out)
+
+
+def _finish(args: argparse.Namespace, record: RunRecord, rows: list[dict], *, out) -> None:
+    """Write the sweep's record to ``out`` (if any): the command (its note apart) and its
+    provenance, then the games and rows; and print the rows, one JSON line each."""
+    from workbench.models.io import write_json
+
+    if out:
+        command = recorded_command(args, drop=("--note",))
+        write_json(out, {"command": command, **record.fields(), "games": args.games, "rows": rows})
     for row in rows:
         sys.stdout.write(json.dumps(row) + "\n")
-
-
-def _record(args: argparse.Namespace, record: RunRecord, **results) -> dict:
-    """A sweep's JSON: the command (its note apart) and its provenance, then the results."""
-    return {"command": recorded_command(args, drop=("--note",)), **record.fields(), **results}
 
 
 def _feature_counts(text: str) -> tuple[int, ...]:
