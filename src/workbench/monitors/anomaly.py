@@ -40,7 +40,7 @@ def ledoit_wolf_shrinkage(xc: Float[Tensor, "n d"]) -> float:
 
 
 @register
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class MahalanobisMonitor(Monitor):
     """Squared Mahalanobis distance from the clean activations (fit with ``fit_mahalanobis``)."""
 

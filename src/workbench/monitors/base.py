@@ -67,7 +67,7 @@ def monitor_class(kind: str) -> type[Monitor]:
     return _REGISTRY[kind]
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)  # eq=False: compared by identity (fields hold tensors)
 class Monitor:
     hook: str  # the site whose activations it reads
     d_model: int  # their width
@@ -154,7 +154,15 @@ def load_monitor(folder: str | Path, sae: SAE | None = None) -> Monitor:
         raise MonitorFileError(
             f"{folder / JSON_FILE} does not describe a {meta['kind']} monitor: {err!r}"
         ) from err
-    return cls._from_saved(fields, sae)
+    monitor = cls._from_saved(fields, sae)
+    try:  # tensors of the wrong shape fail here, not at the caller's first score
+        monitor.score(torch.zeros(1, monitor.d_model))
+    except RuntimeError as err:
+        raise MonitorFileError(
+            f"The tensors in {path} do not fit a {meta['kind']} monitor of "
+            f"d_model={monitor.d_model}: {err}"
+        ) from err
+    return monitor
 
 
 def _read_json(path: Path) -> dict:

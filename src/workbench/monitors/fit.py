@@ -42,6 +42,9 @@ CONFIGS = {
     "sae-rare": SAERareConfig,
     "sae-sparse": SAESparseConfig,
 }  # mean-diff has no options
+MonitorConfig = (
+    ProbeMonitorConfig | MahalanobisConfig | SAEErrorConfig | SAERareConfig | SAESparseConfig
+)
 
 
 def fit_monitor(
@@ -50,7 +53,7 @@ def fit_monitor(
     y: Bool[Tensor, " n"] | None = None,
     *,
     hook: str | None = None,
-    config=None,
+    config: MonitorConfig | None = None,
     sae: SAE | None = None,
     sae_source: str | None = None,
     notes: str = "",

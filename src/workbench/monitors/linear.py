@@ -75,7 +75,7 @@ def standardiser(x: Float[Tensor, "n d"]) -> tuple[Float[Tensor, " d"], Float[Te
 
 
 @register
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class ProbeMonitor(Monitor):
     """A supervised logistic-regression direction (fit with ``fit_probe_monitor``)."""
 
@@ -128,7 +128,7 @@ def fit_probe_monitor(
 
 
 @register
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class MeanDiffMonitor(Monitor):
     """The difference-of-means direction (fit with ``fit_contrast``)."""
 

@@ -63,7 +63,7 @@ def sae_hook(sae: SAE, hook: str | None) -> str:
     return hook or recorded
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class SAEMonitor(Monitor):
     """Shared by the SAE kinds: the SAE (not saved) and its identity (saved)."""
 
@@ -116,7 +116,7 @@ class SAEErrorConfig:
 
 
 @register
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class SAEErrorMonitor(SAEMonitor):
     kind: ClassVar = "sae-error"
     Config: ClassVar = SAEErrorConfig
@@ -164,7 +164,7 @@ class SAERareConfig:
 
 
 @register
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class SAERareMonitor(SAEMonitor):
     kind: ClassVar = "sae-rare"
     Config: ClassVar = SAERareConfig

@@ -34,7 +34,7 @@ class SAESparseConfig:
 
 
 @register
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class SAESparseMonitor(SAEMonitor):
     kind: ClassVar = "sae-sparse"
     Config: ClassVar = SAESparseConfig
