@@ -48,3 +48,12 @@ def test_bad_config_and_labels_are_refused():
         fit_sae_sparse(x, y, identity_sae(D, HOOK), config=SAESparseConfig(n_features=17))
     with pytest.raises(ValueError, match="both classes"):
         fit_sae_sparse(x, torch.ones(20, dtype=torch.bool), identity_sae(D, HOOK))
+
+
+def test_a_feature_constant_within_each_class_ranks_first():
+    x = torch.randn(40, D)
+    y = torch.arange(40) < 20
+    x[:, 5] = torch.where(y, 1.0, -1.0)  # feature 5 is 1 on positives, 0 on negatives
+    monitor = fit_sae_sparse(x, y, identity_sae(D, HOOK), config=SAESparseConfig(n_features=1))
+    assert monitor.feature_ids.tolist() in ([5], [D + 5])
+    assert auroc(monitor.score(x), y) == 1.0

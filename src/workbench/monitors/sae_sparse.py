@@ -1,8 +1,8 @@
 """A supervised sparse classifier over SAE features (``sae-sparse``).
 
 1. For every feature, the standardised mean difference between positive and negative rows,
-   ``(mean_pos - mean_neg) / sqrt((var_pos + var_neg) / 2)`` (0 for a feature that is
-   constant in both classes).
+   ``(mean_pos - mean_neg) / sqrt((var_pos + var_neg) / 2)`` (+-inf for a feature constant
+   within each class but different between them, 0 if the same).
 2. Keep the ``n_features`` with the largest absolute difference; fit the ``probe`` kind's
    logistic regression on their standardised activations. ``features()`` lists them with
    their weights, for feature cards.
@@ -105,7 +105,9 @@ def fit_sae_sparse(
     mean = stats[:, 1] / stats[:, 0]
     var = (stats[:, 2] / stats[:, 0] - mean**2).clamp_min(0)
     pooled = ((var[0] + var[1]) / 2).sqrt()
-    sep = torch.where(pooled > 0, (mean[1] - mean[0]) / pooled.clamp_min(1e-12), 0.0)
+    diff = mean[1] - mean[0]
+    sep = torch.where(pooled > 0, diff / pooled.clamp_min(1e-12), diff.sign() * torch.inf)
+    sep = torch.where(diff == 0, 0.0, sep)  # constant and equal in both classes: no signal
     ids = torch.argsort(sep.abs(), descending=True, stable=True)[: config.n_features]
     acts = torch.cat([m.encode(c)[:, ids.to(x.device)].cpu() for c in x.split(CHUNK)])
     mu, sd = standardiser(acts)
