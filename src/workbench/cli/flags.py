@@ -44,7 +44,7 @@ def add_training_command(
     p = sub.add_parser(name, help=help)
     p.add_argument("--preset", default=preset)
     p.add_argument("--out", required=True, help="run folder; an existing run is resumed")
-    _config_arguments(p, config_class)
+    config_arguments(p, config_class)
     p.set_defaults(func=func)
 
 
@@ -60,11 +60,14 @@ def training_config(args: argparse.Namespace, config_class, presets: dict):
     return config_class(model=presets[args.preset], out_dir=args.out, **changes)
 
 
-def _config_arguments(p: argparse.ArgumentParser, config_class) -> None:
-    """One optional flag per field of a training config (None: keep the default)."""
+def config_arguments(
+    p: argparse.ArgumentParser, config_class, *, skip: tuple[str, ...] = ()
+) -> None:
+    """One optional flag per field of a training config (None: keep the default), less the
+    fields in ``skip`` (which the command sets itself)."""
     none_default_types = {"max_minutes": float, "threads": int, "init_from": str}
     for f in fields(config_class):
-        if f.name in ("model", "out_dir"):
+        if f.name in ("model", "out_dir", *skip):
             continue
         if f.name == "compile":
             p.add_argument("--compile", action="store_true", default=None)

