@@ -1,11 +1,13 @@
 import json
 import re
+from pathlib import Path
 
 import nbformat
 import plotly.graph_objects as go
 import pytest
 from render.conftest import NOTEBOOKS
 
+from workbench.outputs import OutputFolderError
 from workbench.render import make_kernel_free, render_site
 from workbench.render.site import PLOTLY_MIME, WIDGET_STATE_MIME, WIDGET_VIEW_MIME
 from workbench.widgets.static import STATIC_FIGURE_MIME
@@ -115,3 +117,42 @@ def test_a_finished_progress_bar_becomes_its_text():
     assert make_kernel_free(nb, prefix="nb") == (0, 0)
     assert cell.outputs[0].data == {"text/plain": "harvest: 100%"}
     assert "widgets" not in nb.metadata
+
+
+def test_a_users_file_in_the_out_folder_survives_and_the_error_names_the_folder(tmp_path, capsys):
+    from workbench.cli import main
+
+    good = write_notebook(tmp_path / "good.ipynb", "1 + 1")
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputFolderError, match=rf"'{out}' .*notes.txt.*--overwrite"):
+        render_site([good], out, progress=False)
+    with pytest.raises(SystemExit) as stop:
+        main(["render", str(good), "--out", str(out)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("workbench render: error: ") and str(out) in err and "notes.txt" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.ipynb", "mine"]
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_the_notebooks_folder_and_the_repository_are_refused_even_with_overwrite(tmp_path):
+    good = write_notebook(tmp_path / "good.ipynb", "1 + 1")
+    repo = Path(__file__).parents[2]
+    for out in (repo / "notebooks", repo, tmp_path):  # tmp_path: the notebook's own folder
+        with pytest.raises(OutputFolderError, match="never replaces"):
+            render_site([good], out, progress=False, overwrite=True)
+    assert (repo / "notebooks").is_dir() and good.exists()
+
+
+def test_a_site_rendered_before_the_marker_is_replaced(tmp_path):
+    good = write_notebook(tmp_path / "good.ipynb", "1 + 1")
+    out = tmp_path / "site"
+    (out / "_static").mkdir(parents=True)
+    for name in ("index.html", "manifest.json", "old.html"):
+        (out / name).write_text("old")
+    render_site([good], out, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".workbench-output", "_static", "good.html", "index.html", "manifest.json"
+    ]  # fmt: skip

@@ -2,6 +2,7 @@ import pytest
 import torch
 from sae_lens import SAE
 
+from workbench.outputs import OutputFolderError
 from workbench.saes import loading
 from workbench.saes.loading import (
     SAEMismatchError,
@@ -117,3 +118,38 @@ def test_weights_stored_as_float16_load_back_as_the_rounded_float32_sae(tmp_path
     assert all(torch.equal(again.state_dict()[k], v) for k, v in sae.state_dict().items())
     for path in (half, *half.iterdir()):  # readable by others, like any other file
         assert path.stat().st_mode & 0o044 == 0o044, path
+
+
+def test_save_sae_never_deletes_a_users_file_and_replaces_an_sae_folder(tmp_path):
+    sae = identity_sae(32, HOOK)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(OutputFolderError, match=rf"'{mine}' .*notes.txt.*--overwrite"):
+        save_sae(sae, mine)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    older = save_sae(sae, tmp_path / "older", {"note": "test"})
+    (older / ".workbench-output").unlink()  # as the shipped ones, saved before the marker
+    save_sae(sae, older, {"note": "again"})  # an SAE's files only: the workbench's
+    assert (older / "training.json").read_text().count("again") == 1
+
+
+def test_every_shipped_sae_and_transcoder_folder_counts_as_the_workbenchs():
+    folders = [e.path for e in loading.list_saes()]
+    folders += [p.parent for p in (loading.DATA_DIR / "transcoders").glob("*/*/cfg.json")]
+    assert folders and all(loading.older_sae_folder(f) for f in folders)
+
+
+def test_workbench_sae_refuses_a_users_folder_before_training(tmp_path, capsys):
+    from workbench.cli import main
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit) as stop:
+        main(["sae", "othello", "--hook", "blocks.0.hook_resid_post", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("workbench sae: error: ") and str(tmp_path) in err and "--overwrite" in err
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

@@ -24,7 +24,13 @@ def _render(args: argparse.Namespace) -> None:
     from workbench.render import render_site
 
     notebooks = args.notebooks or sorted(Path("notebooks").glob("*.ipynb"))
-    report = render_site(notebooks, args.out, parameters=dict(args.param), timeout=args.timeout)
+    report = render_site(
+        notebooks,
+        args.out,
+        parameters=dict(args.param),
+        timeout=args.timeout,
+        overwrite=args.overwrite,
+    )
     for page in report.pages:
         sys.stdout.write(
             f"{page.page:32s} {page.seconds:6.1f} s {page.bytes / 1e6:6.2f} MB "
@@ -40,7 +46,18 @@ def _render(args: argparse.Namespace) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("render", help="execute notebooks and write a kernel-free static site")
     p.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
-    p.add_argument("--out", default="site")
+    p.add_argument(
+        "--out",
+        default="site",
+        help="the site's folder, replaced whole once the render succeeds: new, empty or a site "
+        "the workbench rendered (see --overwrite)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even if it holds files the workbench did not write (never the "
+        "notebooks' folder, the repository or your home)",
+    )
     p.add_argument(
         "--param",
         type=_parameter,

@@ -27,16 +27,17 @@ def _to_cpu(model, sae) -> None:
 
 
 def _sae(args: argparse.Namespace) -> None:
-    import shutil
     from functools import partial
     from pathlib import Path
 
     import torch
 
+    from workbench.checkpoints import remove_run_folder
     from workbench.models import load_model
     from workbench.models.config import random_init_twin
+    from workbench.outputs import check_output_dir
     from workbench.saes.evaluate import eval_games, evaluate_sae
-    from workbench.saes.loading import round_weights, sae_dir, save_sae
+    from workbench.saes.loading import OLDER_SAE, older_sae_folder, round_weights, sae_dir, save_sae
     from workbench.saes.train import SAETrainConfig
 
     if args.threads:
@@ -74,9 +75,13 @@ def _sae(args: argparse.Namespace) -> None:
     folder = Path(
         args.out or sae_dir(args.model, args.hook, args.architecture, random_init=args.random_init)
     )
+    # refused now, not after the training: a folder the workbench did not write
+    check_output_dir(
+        folder, overwrite=args.overwrite, recognise=older_sae_folder, recognised=OLDER_SAE
+    )
     checkpoints = folder.with_name(folder.name + ".checkpoints")  # beside it; git ignores it
     if args.restart:
-        shutil.rmtree(checkpoints, ignore_errors=True)
+        remove_run_folder(checkpoints)
     resumable = (
         {"checkpoints": checkpoints, "n_checkpoints": args.checkpoints} if args.checkpoints else {}
     )
@@ -112,12 +117,14 @@ def _sae(args: argparse.Namespace) -> None:
         evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
     # the same SAE either way: cached or not, checkpointed or not, resumed or not
     command = recorded_command(
-        args, drop=("--activation-cache", "--checkpoints"), drop_flags=("--restart",)
+        args,
+        drop=("--activation-cache", "--checkpoints"),
+        drop_flags=("--restart", "--overwrite"),
     )
     info = {"command": command, **trained.summary(), "evaluation": evaluation}
     info["stored_dtype"] = args.save_dtype
-    save_sae(trained.sae, folder, info, dtype=store)
-    shutil.rmtree(checkpoints, ignore_errors=True)  # the SAE is stored: nothing to resume
+    save_sae(trained.sae, folder, info, dtype=store, overwrite=args.overwrite)
+    remove_run_folder(checkpoints)  # the SAE is stored: nothing to resume
     sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
 
 
@@ -316,7 +323,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--device", choices=["cpu", "cuda"], default="cpu", help="where to harvest and train"
     )
     p.add_argument(
-        "--out", default=None, help="save here (a sweep) instead of data/saes/MODEL/HOOK/ARCH"
+        "--out",
+        default=None,
+        help="save here (a sweep) instead of data/saes/MODEL/HOOK/ARCH; replaced whole, so it "
+        "must be new, empty or an SAE folder (see --overwrite)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the SAE folder even if it holds files the workbench did not write",
     )
     p.add_argument(
         "--save-dtype",

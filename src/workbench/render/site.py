@@ -11,8 +11,9 @@
    manager from the npm registry, fetched at set-up by ``js/fetch.sh``, only when a page
    needs them), ``index.html`` and ``manifest.json`` (timings and sizes).
 
-The site is built next to ``out`` and moved into place at the end: a failed render leaves
-the previous site as it was.
+The site is built next to ``out`` and swapped into place at the end (``workbench.outputs``):
+a failed render leaves the previous site as it was, and a folder the workbench did not
+write is never replaced without ``overwrite``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import plotly.io as pio
 from nbconvert import HTMLExporter
 from plotly.offline import get_plotlyjs
 
+from workbench.outputs import output_dir
 from workbench.render.execute import execute_notebook
 from workbench.widgets.static import STATIC_FIGURE_MIME
 
@@ -226,13 +228,13 @@ no network; open the notebooks in JupyterLab (<code>make lab</code>) for the liv
 """
 
 
-def _atomic_replace_dir(partial: Path, out: Path) -> None:
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    partial.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+def _older_site(folder: Path) -> bool:
+    """A site ``render_site`` wrote before output folders carried the workbench's marker:
+    ``index.html``, ``manifest.json`` and ``_static/``, and besides them only pages."""
+    names = {p.name for p in folder.iterdir()}
+    pages = {n for n in names if n.endswith(".html")}
+    known = {"index.html", "manifest.json", STATIC}
+    return known <= names and names <= pages | known
 
 
 def render_site(
@@ -243,10 +245,14 @@ def render_site(
     js_dir: str | Path = DEFAULT_JS_DIR,
     timeout: int = 900,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> SiteReport:
     """Execute ``notebooks`` and write the static site to ``out`` (see the module docstring).
 
     ``parameters`` override each notebook's ``parameters`` cell where it declares them.
+    ``out`` is replaced whole, so it must be new, empty or a site the workbench rendered;
+    ``overwrite`` replaces any other folder (never the notebooks', nor the repository:
+    ``workbench.outputs``).
     """
     if not notebooks:
         raise ValueError("No notebooks to render.")
@@ -255,9 +261,29 @@ def render_site(
     if missing:
         raise FileNotFoundError(f"Notebooks not found: {missing}")
     out = Path(out)
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    where = output_dir(
+        out,
+        writer="workbench render",
+        overwrite=overwrite,
+        recognise=_older_site,
+        protect=[p.parent for p in paths],
+        recognised="(A site rendered before the marker counts as the workbench's: index.html, "
+        "manifest.json, _static/ and pages only.)",
+    )
+    with where as partial:
+        return _render_into(partial, out, paths, parameters, js_dir, timeout, progress)
+
+
+def _render_into(
+    partial: Path,
+    out: Path,
+    paths: list[Path],
+    parameters: dict[str, Any] | None,
+    js_dir: str | Path,
+    timeout: int,
+    progress: bool,
+) -> SiteReport:
+    """Render ``paths`` into the folder ``partial`` (to become ``out``)."""
     start = time.perf_counter()
     exporter = _exporter()
     pages, any_widgets = [], False
@@ -291,5 +317,4 @@ def render_site(
     seconds = round(time.perf_counter() - start, 1)
     report = SiteReport(str(out), pages, static_bytes, total, seconds)
     (partial / "manifest.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n")
-    _atomic_replace_dir(partial, out)
     return report

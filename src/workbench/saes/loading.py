@@ -17,8 +17,6 @@ evaluation.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from workbench.activations import HookNameError, hook_layer, validate_hooks
 from workbench.models.hub import cache_unless_reachable
 from workbench.models.io import write_json
 from workbench.models.registry import DATA_DIR, canonical_name
+from workbench.outputs import output_dir
 
 SAES_DIR = DATA_DIR / "saes"
 RANDOM_INIT = "-random-init"
@@ -106,19 +105,47 @@ def comparison_site(model: str) -> str:
     return max(counts, key=lambda hook: (counts[hook], -hook_layer(hook)))
 
 
+#: The files of an SAE folder ``save_sae`` wrote before folders carried the workbench's marker.
+SAE_FILES = frozenset(
+    {"cfg.json", "sae_weights.safetensors", "sparsity.safetensors", "training.json"}
+    | {"evaluation.json", "runner_cfg.json"}
+)
+OLDER_SAE = (
+    "(A folder holding only an SAE's files counts as the workbench's: cfg.json, "
+    "sae_weights.safetensors, training.json, ...)"
+)
+
+
+def older_sae_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds an SAE's files and nothing else (``SAE_FILES``)."""
+    names = {p.name for p in folder.iterdir()}
+    return "cfg.json" in names and names <= SAE_FILES
+
+
 def save_sae(
-    sae: SAE, folder: str | Path, info: dict | None = None, *, dtype: torch.dtype | None = None
+    sae: SAE,
+    folder: str | Path,
+    info: dict | None = None,
+    *,
+    dtype: torch.dtype | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``sae`` in sae-lens's format (plus ``training.json``), replacing ``folder`` whole.
 
     ``dtype``: store the weights in it (float16 halves the file); the config keeps the SAE's
     own dtype, which ``SAE.load_from_disk`` casts them back to. ``round_weights`` first makes
-    the SAE in memory the one stored, for evaluating it.
+    the SAE in memory the one stored, for evaluating it. ``folder`` must be new, empty or an
+    SAE folder the workbench wrote; ``overwrite`` replaces any other (``workbench.outputs``).
     """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
+    where = output_dir(
+        folder,
+        writer="workbench save_sae",
+        overwrite=overwrite,
+        recognise=older_sae_folder,
+        recognised=OLDER_SAE,
+    )
+    with where as tmp:
         weights, _ = sae.save_model(tmp)
         if dtype is not None:
             tensors = load_file(weights)
@@ -126,13 +153,7 @@ def save_sae(
         if info is not None:
             write_json(tmp / "training.json", info)
         for path in tmp.iterdir():
-            path.chmod(0o644)  # safetensors and mkdtemp make owner-only files
-        tmp.chmod(0o755)
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            path.chmod(0o644)  # safetensors makes owner-only files
     return folder
 
 

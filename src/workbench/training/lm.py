@@ -249,10 +249,15 @@ def held_out_loss(
 
 
 def ship_lm(
-    run_dir: str | Path, name: str, *, train_command: str, models_dir: Path | None = None
+    run_dir: str | Path,
+    name: str,
+    *,
+    train_command: str,
+    models_dir: Path | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Evaluate a run's best model on the CPU, as shipped (fp16 weights), and save it with
-    its card as a shipped model."""
+    its card as a shipped model (``name``: a plain folder name; as ``ship``)."""
     from workbench.models.io import (
         load_model_folder,
         read_card,
@@ -261,10 +266,14 @@ def ship_lm(
         shown_path,
     )
     from workbench.models.registry import MODELS_DIR
+    from workbench.outputs import check_output_dir, output_dir, plain_name
     from workbench.text.induction import ablation_effects
+    from workbench.training.ship import older_model_folder
 
-    run = Path(run_dir)
+    plain_name(name, what="--name")
     folder = (models_dir or MODELS_DIR) / name
+    check_output_dir(folder, overwrite=overwrite, recognise=older_model_folder)
+    run = Path(run_dir)
     model = round_through(load_model_folder(run / "best"), torch.float16)
     card = read_card(run / "best")
     cfg = LMTrainConfig.from_dict(card["train_config"])
@@ -291,9 +300,13 @@ def ship_lm(
         "ship_command": shlex.join(ship_argv),
         "learning_curve": [{k: r[k] for k in keys if k in r} for r in records],
     }
-    save_model(model, read_config(run / "best"), folder, card=card, dtype=torch.float16)
-    for file in (TOKENIZER_FILE, TOKENIZER_CONFIG):
-        shutil.copyfile(run / "best" / file, folder / file)
+    where = output_dir(
+        folder, writer="workbench ship-lm", overwrite=overwrite, recognise=older_model_folder
+    )
+    with where as tmp:
+        save_model(model, read_config(run / "best"), tmp, card=card, dtype=torch.float16)
+        for file in (TOKENIZER_FILE, TOKENIZER_CONFIG):
+            shutil.copyfile(run / "best" / file, tmp / file)
     return card
 
 

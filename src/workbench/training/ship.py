@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import shlex
 import time
@@ -27,6 +28,7 @@ from workbench.models.io import (
     shown_path,
 )
 from workbench.models.registry import MODELS_DIR
+from workbench.outputs import check_output_dir, output_dir, plain_name
 
 
 def ship(
@@ -38,7 +40,14 @@ def ship(
     dtype: str = "float32",
     max_shard_bytes: int | None = 15 * 2**20,
     models_dir: Path = MODELS_DIR,
+    overwrite: bool = False,
 ) -> dict:
+    """Evaluate the run's ``best/`` model as shipped and write it to ``models_dir/name``
+    (a plain folder name), replacing a model shipped there before; ``overwrite`` replaces
+    a folder that holds other files too (``workbench.outputs``)."""
+    plain_name(name, what="--name")
+    folder = models_dir / name
+    check_output_dir(folder, overwrite=overwrite, recognise=older_model_folder)
     run = Path(run_dir)
     model = round_through(load_model_folder(run / "best"), getattr(torch, dtype))
     card = read_card(run / "best")
@@ -47,7 +56,6 @@ def ship(
         start = time.perf_counter()
         metrics = evaluate_legal_moves(model, held_out_games(n_games, policy=policy))
         evaluation[policy] = {**metrics.to_dict(), "seconds": round(time.perf_counter() - start, 1)}
-    folder = models_dir / name
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     ship_argv = ["workbench", "ship", shown_path(run), "--name", name, "--dtype", dtype,
                  "--games", str(n_games), "--train-command", train_command]  # fmt: skip
@@ -67,12 +75,28 @@ def ship(
             "weights_dtype": dtype,
         }
     )
-    save_model(
-        model,
-        read_config(run / "best"),
-        folder,
-        card=card,
-        dtype=getattr(torch, dtype),
-        max_shard_bytes=max_shard_bytes,
+    where = output_dir(
+        folder, writer="workbench ship", overwrite=overwrite, recognise=older_model_folder
     )
+    with where as tmp:
+        save_model(
+            model,
+            read_config(run / "best"),
+            tmp,
+            card=card,
+            dtype=getattr(torch, dtype),
+            max_shard_bytes=max_shard_bytes,
+        )
     return card
+
+
+#: The files of a model folder shipped before folders carried the workbench's marker.
+MODEL_FILES = ("card.json", "config.json", "model*.safetensors*", "tokenizer*.json")
+
+
+def older_model_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a shipped model's files and nothing else (``MODEL_FILES``)."""
+    names = [p.name for p in folder.iterdir()]
+    return "config.json" in names and all(
+        any(fnmatch.fnmatch(n, pattern) for pattern in MODEL_FILES) for n in names
+    )
