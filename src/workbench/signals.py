@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 
 from tqdm.auto import tqdm
@@ -44,3 +45,18 @@ class StopSignals:
     def __exit__(self, *exc) -> None:
         for sig in list(self._previous):
             self._restore(sig)
+
+
+#: The exit status of a command stopped by SIGINT / SIGTERM (128 + SIGINT, as shells report
+#: a job ended by Ctrl-C), so ``train && ship`` never ships a half-trained model.
+INTERRUPTED = 130
+
+
+def exit_if_interrupted(interrupted: bool, step: int, folder) -> None:
+    """End the command with ``INTERRUPTED`` after a signal stopped its run at ``step``."""
+    if interrupted:
+        sys.stderr.write(
+            f"Stopped by a signal at step {step:,}; the checkpoint in {folder} resumes it: run "
+            "the same command again.\n"
+        )
+        raise SystemExit(INTERRUPTED)

@@ -1,9 +1,11 @@
 import json
+import os
 import signal
 
 import pytest
 import torch
 
+from workbench.checkpoints import CheckpointWarning, RunLockedError
 from workbench.models.config import OthelloGPTConfig
 from workbench.models.io import load_model_folder
 from workbench.training.data import make_batch
@@ -109,3 +111,85 @@ def test_init_from_another_architecture_is_refused(tmp_path):
     cfg.model = other
     with pytest.raises(ValueError, match="choose the preset that matches"):
         Trainer(cfg)
+
+
+def _metric_steps(folder) -> list[int]:
+    return [json.loads(x)["step"] for x in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+class _Killed(Exception):
+    """Stands for a kill: the process ends at once, with no checkpoint on the way out."""
+
+
+def _killed_at(step: int):
+    class KilledAt(Trainer):
+        def train_step(self, batch):
+            if self.state.step == step:
+                raise _Killed
+            return super().train_step(batch)
+
+    return KilledAt
+
+
+@pytest.mark.parametrize("killed_at", [2, 4])  # before the first checkpoint (3), and after it
+def test_a_killed_run_resumed_logs_each_step_once(tmp_path, killed_at):
+    cfg = tiny_train_config(tmp_path, eval_every=1, checkpoint_every=3)
+    with pytest.raises(_Killed):
+        _killed_at(killed_at)(cfg).run()
+    assert _metric_steps(tmp_path) == list(range(1, killed_at + 1))  # logged past the checkpoint
+    Trainer(cfg).run()
+    assert _metric_steps(tmp_path) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_run_resumes_from_a_relative_path_and_after_its_folder_moved(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    train(tiny_train_config("runs/a", max_steps=3))
+    assert Trainer(tiny_train_config(tmp_path / "runs" / "a", max_steps=3)).state.step == 3
+    (tmp_path / "runs" / "a").rename(tmp_path / "moved")
+    assert Trainer(tiny_train_config("moved", max_steps=3)).state.step == 3
+
+
+def test_a_corrupt_newest_checkpoint_resumes_from_the_one_before_saying_so(tmp_path):
+    train(tiny_train_config(tmp_path))  # checkpoints at 3 and 6
+    (tmp_path / "ckpt-0000006" / "optimizer.pt").write_bytes(b"not a checkpoint")
+    with pytest.warns(CheckpointWarning, match=r"from the checkpoint ckpt-0000003, .*ckpt-0000006"):
+        resumed = Trainer(tiny_train_config(tmp_path))
+    assert resumed.state.step == 3
+    assert _metric_steps(tmp_path) == [3]  # step 6 is trained and logged again
+    resumed.run()
+    assert _metric_steps(tmp_path) == [3, 6]
+
+
+def test_a_second_trainer_on_a_running_folder_is_refused_naming_the_pid(tmp_path):
+    first = Trainer(tiny_train_config(tmp_path))
+    with pytest.raises(RunLockedError, match=rf"PID {os.getpid()}\b"):
+        Trainer(tiny_train_config(tmp_path))
+    first.run()
+    assert Trainer(tiny_train_config(tmp_path)).state.step == 6  # free once it ended
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_workbench_train_stopped_by_a_signal_exits_130_and_resumes(
+    tmp_path, monkeypatch, capsys, signum
+):
+    from workbench.cli import main
+
+    plain = Trainer.train_step
+
+    def signalled_at_step_two(self, batch):
+        loss = plain(self, batch)
+        if self.state.step == 1:
+            signal.raise_signal(signum)
+        return loss
+
+    argv = ["train", "--preset", "tiny", "--out", str(tmp_path), "--batch-games", "8",
+            "--max-steps", "4", "--eval-games", "20", "--eval-every", "2"]  # fmt: skip
+    monkeypatch.setattr(Trainer, "train_step", signalled_at_step_two)
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 130
+    assert "Stopped by a signal at step 2" in capsys.readouterr().err
+    monkeypatch.setattr(Trainer, "train_step", plain)
+    main(argv)  # resumes and finishes: exit status 0
+    assert json.loads(capsys.readouterr().out)["step"] == 4
+    assert _metric_steps(tmp_path) == [2, 4]

@@ -7,21 +7,26 @@ import json
 import sys
 
 from workbench.cli.flags import add_training_command, training_config
+from workbench.cli.othello import OVERWRITE_HELP
 from workbench.training.lm import LMTrainConfig
 
 
 def _train_lm(args: argparse.Namespace) -> None:
-    from workbench.training.lm import train_lm
+    from workbench.signals import exit_if_interrupted
+    from workbench.training.lm import LMTrainer
     from workbench.training.presets import LM_PRESETS
 
-    best = train_lm(training_config(args, LMTrainConfig, LM_PRESETS))
-    sys.stdout.write(f"best model: {best}\n")
+    trainer = LMTrainer(training_config(args, LMTrainConfig, LM_PRESETS))
+    trainer.run()
+    sys.stdout.write(f"best model: {trainer.out / 'best'}\n")
+    exit_if_interrupted(trainer.interrupted, trainer.state.step, trainer.out)
 
 
 def _ship_lm(args: argparse.Namespace) -> None:
     from workbench.training.lm import ship_lm
 
-    card = ship_lm(args.run, args.name, train_command=args.train_command)
+    overwrite = {"overwrite": True} if args.overwrite else {}
+    card = ship_lm(args.run, args.name, train_command=args.train_command, **overwrite)
     sys.stdout.write(json.dumps(card["evaluation"], indent=2) + "\n")
 
 
@@ -48,8 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("ship-lm", help="evaluate a language-model run's best model and ship it")
     p.add_argument("run", help="run folder (holds best/ and metrics.jsonl)")
-    p.add_argument("--name", required=True, help="folder name under data/models")
+    p.add_argument("--name", required=True, help="folder name under data/models (a plain name)")
     p.add_argument("--train-command", required=True, help="the command that trained it")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.set_defaults(func=_ship_lm)
 
     p = sub.add_parser("lm-eval", help="held-out loss and induction test of a language model")

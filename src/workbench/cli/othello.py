@@ -11,10 +11,13 @@ from workbench.training.train import TrainConfig
 
 
 def _train(args: argparse.Namespace) -> None:
-    from workbench.training import PRESETS, train
+    from workbench.signals import exit_if_interrupted
+    from workbench.training import PRESETS, Trainer
 
-    state = train(training_config(args, TrainConfig, PRESETS))
+    trainer = Trainer(training_config(args, TrainConfig, PRESETS))
+    state = trainer.run()
     sys.stdout.write(json.dumps({"step": state.step, "best_score": state.best_score}) + "\n")
+    exit_if_interrupted(trainer.interrupted, trainer.state.step, trainer.out)
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -32,9 +35,17 @@ def _ship(args: argparse.Namespace) -> None:
     from workbench.training.ship import ship
 
     card = ship(
-        args.run, args.name, train_command=args.train_command, dtype=args.dtype, n_games=args.games
+        args.run,
+        args.name,
+        train_command=args.train_command,
+        dtype=args.dtype,
+        n_games=args.games,
+        **({"overwrite": True} if args.overwrite else {}),
     )
     sys.stdout.write(json.dumps(card["evaluation"], indent=2) + "\n")
+
+
+OVERWRITE_HELP = "replace data/models/NAME even if it holds files that are not a model's"
 
 
 def _models(args: argparse.Namespace) -> None:
@@ -71,9 +82,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("ship", help="evaluate a run's best model and ship it under data/models")
     p.add_argument("run", help="run folder (holds best/ and metrics.jsonl)")
-    p.add_argument("--name", required=True, help="folder name under data/models")
+    p.add_argument("--name", required=True, help="folder name under data/models (a plain name)")
     p.add_argument("--train-command", required=True, help="the command that trained it")
     p.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--games", type=int, default=2000, help="held-out games per policy")
     p.set_defaults(func=_ship)
 

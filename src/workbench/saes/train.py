@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -28,6 +29,11 @@ import torch
 from jaxtyping import Float
 from sae_lens import SAE
 from sae_lens.config import LoggingConfig, SAETrainerConfig
+from sae_lens.constants import (
+    ACTIVATION_SCALER_CFG_FILENAME,
+    SAE_WEIGHTS_FILENAME,
+    TRAINER_STATE_FILENAME,
+)
 from sae_lens.saes.batchtopk_sae import BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig
 from sae_lens.saes.gated_sae import GatedTrainingSAE, GatedTrainingSAEConfig
 from sae_lens.saes.jumprelu_sae import JumpReLUTrainingSAE, JumpReLUTrainingSAEConfig
@@ -39,6 +45,7 @@ from sae_lens.saes.sae import SAEMetadata
 from sae_lens.saes.standard_sae import StandardTrainingSAE, StandardTrainingSAEConfig
 from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
 from sae_lens.training.sae_trainer import SAETrainer
+from safetensors.torch import load_file
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
@@ -274,48 +281,54 @@ def train_sae(
     )  # fmt: skip
     found = None
     if store is not None:
-        store.claim()
-        found = store.latest()
-    done = Progress() if found is None else Progress.from_dict(found[1])
-    # The stream resumes after the batches already drawn: the scale estimate's, then a step's each.
-    drawn = 0 if found is None else done.steps + (NORM_BATCHES if _scale_estimated(cfg) else 0)
-    start = time.perf_counter()
+        store.claim()  # the folder's lock: held until the run ends
+    try:
+        if store is not None:
+            found = store.latest(load=_readable_checkpoint)
+        done = Progress() if found is None else Progress.from_dict(found[1])
+        # The stream resumes after the batches already drawn: the scale estimate's, then
+        # a step's each.
+        drawn = 0 if found is None else done.steps + (NORM_BATCHES if _scale_estimated(cfg) else 0)
+        start = time.perf_counter()
 
-    def committed(checkpoint_path: Path | None) -> None:
-        samples = trainer.n_training_samples
-        seconds = done.seconds + time.perf_counter() - start
-        progress = Progress(samples, samples // cfg.batch_size, seconds, done.resumed_at)
-        store.commit(checkpoint_path, asdict(progress))
-
-    with nullcontext() if store is None else StopSignals() as signals:
-        stream = make_stream(start=drawn)
-        if signals is not None:
-            stream = _until_stopped(stream, signals)
-        trainer = SAETrainer(
-            trainer_cfg, sae, stream, save_checkpoint_fn=None if store is None else committed
-        )
-        if found is not None:
-            _restore(trainer, found[0], done)
-            done = replace(done, resumed_at=(*done.resumed_at, done.samples))
-        if store is not None:  # also after the last step, before sae-lens folds in the scale
-            final = [total - 1] if done.samples < total else []
-            trainer.checkpoint_thresholds = [
-                t for t in trainer.checkpoint_thresholds if t >= done.samples
-            ] + final
-        try:
-            trained = trainer.fit()
-        except _StopRequested:
+        def committed(checkpoint_path: Path | None) -> None:
             samples = trainer.n_training_samples
-            if samples > done.samples:  # something new to keep
-                trainer.save_checkpoint(checkpoint_name=str(samples))
-            raise TrainingStopped(
-                f"Stopped at {samples:,} of {total:,} activations; "
-                + (
-                    f"the checkpoint in {store.folder} resumes it: run the same command again."
-                    if store.latest() is not None
-                    else "nothing was trained yet, so nothing was kept."
-                )
-            ) from None
+            seconds = done.seconds + time.perf_counter() - start
+            progress = Progress(samples, samples // cfg.batch_size, seconds, done.resumed_at)
+            store.commit(checkpoint_path, asdict(progress))
+
+        with nullcontext() if store is None else StopSignals() as signals:
+            stream = make_stream(start=drawn)
+            if signals is not None:
+                stream = _until_stopped(stream, signals)
+            trainer = SAETrainer(
+                trainer_cfg, sae, stream, save_checkpoint_fn=None if store is None else committed
+            )
+            if found is not None:
+                _restore(trainer, found[0], done)
+                done = replace(done, resumed_at=(*done.resumed_at, done.samples))
+            if store is not None:  # also after the last step, before sae-lens folds in the scale
+                final = [total - 1] if done.samples < total else []
+                trainer.checkpoint_thresholds = [
+                    t for t in trainer.checkpoint_thresholds if t >= done.samples
+                ] + final
+            try:
+                trained = trainer.fit()
+            except _StopRequested:
+                samples = trainer.n_training_samples
+                if samples > done.samples:  # something new to keep
+                    trainer.save_checkpoint(checkpoint_name=str(samples))
+                raise TrainingStopped(
+                    f"Stopped at {samples:,} of {total:,} activations; "
+                    + (
+                        f"the checkpoint in {store.folder} resumes it: run the same command again."
+                        if store.latest() is not None
+                        else "nothing was trained yet, so nothing was kept."
+                    )
+                ) from None
+    finally:
+        if store is not None:
+            store.release()
     seconds = done.seconds + time.perf_counter() - start
     inference = _to_inference(trained)
     meta = trained.cfg.metadata
@@ -359,6 +372,15 @@ def _restore(trainer: SAETrainer, checkpoint: Path, done: Progress) -> None:
     # itself: restore the count of steps done, as an uninterrupted run has it (the
     # sparsity windows and some architectures' schedules read it).
     trainer.n_training_steps = done.steps
+
+
+def _readable_checkpoint(checkpoint: Path, state: dict) -> None:
+    """Read a checkpoint's files as ``_restore`` will, raising if one is unreadable (then
+    ``CheckpointFolder.latest`` resumes from the one before)."""
+    Progress.from_dict(state)
+    load_file(checkpoint / SAE_WEIGHTS_FILENAME)
+    torch.load(checkpoint / TRAINER_STATE_FILENAME, map_location="cpu", weights_only=True)
+    json.loads((checkpoint / ACTIVATION_SCALER_CFG_FILENAME).read_text())
 
 
 def _scale_estimated(cfg: SAETrainConfig) -> bool:

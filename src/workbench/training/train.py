@@ -27,7 +27,7 @@ from typing import Literal
 import torch
 from tqdm.auto import tqdm
 
-from workbench.checkpoints import CheckpointFolder
+from workbench.checkpoints import CheckpointFolder, keep_records_until
 from workbench.evaluation import evaluate_legal_moves, held_out_games
 from workbench.models.config import OthelloGPTConfig
 from workbench.models.io import (
@@ -132,6 +132,7 @@ class Trainer:
     """
 
     headline = "top1_legal"  # the metric shown on the progress bar
+    interrupted = False  # whether SIGINT / SIGTERM stopped the last run()
 
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
@@ -146,6 +147,7 @@ class Trainer:
             cfg.to_dict(),
             settings_file="train_config.json",
             may_change=_RESUMABLE_CHANGES,
+            paths={"init_from"},
             checkpoint_glob="ckpt-*",
             start_again="choose a new out_dir",
         )
@@ -221,14 +223,22 @@ class Trainer:
 
     # -- run folder -------------------------------------------------------------------
     def _resume(self) -> None:
-        found = self.checkpoints.latest()
-        if found is None:
-            return
-        folder, state = found
-        self.model.load_state_dict(load_state_dict(folder / "model.safetensors"), strict=False)
-        opt_state = torch.load(folder / "optimizer.pt", map_location=self.device, weights_only=True)
-        self.optimizer.load_state_dict(opt_state)
-        self.state = TrainState.from_dict(state)
+        """Load the newest checkpoint that reads (an older one if the newest is corrupt) and
+        drop the metrics logged after it, which the resumed run logs again."""
+
+        def load(folder: Path, state: dict) -> None:
+            TrainState.from_dict(state)
+            weights = load_state_dict(folder / "model.safetensors")
+            opt_state = torch.load(
+                folder / "optimizer.pt", map_location=self.device, weights_only=True
+            )
+            self.model.load_state_dict(weights, strict=False)
+            self.optimizer.load_state_dict(opt_state)
+
+        found = self.checkpoints.latest(load=load)
+        if found is not None:
+            self.state = TrainState.from_dict(found[1])
+        keep_records_until(self.out / "metrics.jsonl", self.state.step)
 
     def save_checkpoint(self) -> None:
         folder = self.out / f"ckpt-{self.state.step:07d}"
@@ -305,11 +315,20 @@ class Trainer:
         return loss.item()
 
     def run(self) -> TrainState:
-        bar = tqdm(total=self.cfg.max_steps, initial=self.state.step, desc="train", smoothing=0.05)
-        batches = iter(self._batches())
-        with StopSignals() as signals:
-            self._loop(bar, batches, signals)
-        bar.close()
+        """Train until a stop condition; ``interrupted`` then says whether a signal stopped it.
+        The run folder's lock is held until it returns."""
+        self.checkpoints.lock()
+        try:
+            bar = tqdm(
+                total=self.cfg.max_steps, initial=self.state.step, desc="train", smoothing=0.05
+            )
+            batches = iter(self._batches())
+            with StopSignals() as signals:
+                self._loop(bar, batches, signals)
+            bar.close()
+            self.interrupted = signals.requested
+        finally:
+            self.checkpoints.release()
         return self.state
 
     def _loop(self, bar: tqdm, batches: Iterator[Batch], signals: StopSignals) -> None:
@@ -359,8 +378,10 @@ class _StepBatches(torch.utils.data.Dataset):
         return make_batch(self.batch_games, seed=self.seed, step=step, target=self.target)
 
 
-#: Settings that may change between a run and its resumption.
+#: Settings that may change between a run and its resumption (the run is its folder,
+#: wherever it is now and however its path is written).
 _RESUMABLE_CHANGES = {
+    "out_dir",
     "max_minutes",
     "threads",
     "eval_every",
