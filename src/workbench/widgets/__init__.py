@@ -5,6 +5,7 @@ from workbench.widgets.board import GameExplorer
 from workbench.widgets.circuit import CircuitExplorer
 from workbench.widgets.features import FeatureExplorer
 from workbench.widgets.intervention import InterventionExplorer
+from workbench.widgets.monitor import LiveMonitor
 from workbench.widgets.text_features import TextFeatureExplorer
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "FeatureExplorer",
     "GameExplorer",
     "InterventionExplorer",
+    "LiveMonitor",
     "TextFeatureExplorer",
 ]
