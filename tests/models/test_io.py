@@ -69,7 +69,7 @@ def test_pickled_objects_are_refused(tmp_path):
 
 
 def test_unknown_config_keys_are_named(tmp_path):
-    with pytest.raises(ValueError, match="Unknown OthelloGPT config keys"):
+    with pytest.raises(ValueError, match=r"OthelloGPT config: .*unknown keys \['d_modle'\]"):
         OthelloGPTConfig.from_dict({"n_layers": 2, "d_modle": 3})
     with pytest.raises(ValueError, match="divisible"):
         OthelloGPTConfig(d_model=30, n_heads=4)

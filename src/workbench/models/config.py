@@ -22,10 +22,7 @@ class OthelloGPTConfig:
     normalization_type: Literal["LN", "LNPre"] = "LN"  # LNPre: LN with weights folded in
 
     def __post_init__(self) -> None:
-        if self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})."
-            )
+        check_architecture(self)
 
     @property
     def d_head(self) -> int:
@@ -55,13 +52,9 @@ class OthelloGPTConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> OthelloGPTConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(
-                f"Unknown OthelloGPT config keys {sorted(unknown)}; valid keys: {sorted(known)}."
-            )
-        return cls(**data)
+        """The config a saved ``config.json`` holds: every field required (none defaulted,
+        since each one changes the model's numbers) and no unknown ones."""
+        return cls(**config_fields(cls, data, "OthelloGPT"))
 
     @classmethod
     def from_hooked(cls, model: HookedTransformer) -> OthelloGPTConfig:
@@ -72,6 +65,47 @@ class OthelloGPTConfig:
     def n_params(self) -> int:
         per_layer = 4 * self.d_model**2 + 2 * self.d_model * self.d_mlp
         return self.n_layers * per_layer + 2 * D_VOCAB * self.d_model + N_CTX * self.d_model
+
+
+class ConfigError(ValueError):
+    """A model config with a missing, unknown or invalid field."""
+
+
+def config_fields(cls, data: dict, what: str, *, optional: tuple[str, ...] = ()) -> dict:
+    """``data``'s fields for the dataclass ``cls``, refusing missing (other than those in
+    ``optional``) and unknown keys by name, with the valid ones."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"A {what} config is a JSON object of fields, got {data!r}.")
+    known = set(cls.__dataclass_fields__)
+    unknown = set(data) - known
+    missing = known - set(data) - set(optional)
+    if unknown or missing:
+        raise ConfigError(
+            f"{what} config: missing keys {sorted(missing)}, unknown keys {sorted(unknown)}; "
+            f"a config holds exactly {sorted(known)} (none is defaulted: each changes the "
+            "model's numbers)."
+        )
+    return dict(data)
+
+
+def check_architecture(config) -> None:
+    """Fail with a ``ConfigError`` naming the field unless every size is a positive whole
+    number, the choices are valid and ``d_model`` splits into ``n_heads`` heads."""
+    sizes = ["n_layers", "d_model", "n_heads", "d_mlp", "d_vocab", "n_ctx"]
+    for name in (n for n in sizes if hasattr(config, n)):
+        value = getattr(config, name)
+        if name == "d_mlp" and value is None and hasattr(config, "d_vocab"):
+            continue  # a language model without MLPs (attention-only)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive whole number, got {value!r}.")
+    for name, valid in (("act_fn", ("gelu", "relu")), ("normalization_type", ("LN", "LNPre"))):
+        value = getattr(config, name)
+        if not isinstance(value, str) or value not in valid:
+            raise ConfigError(f"{name} must be one of {list(valid)}, got {value!r}.")
+    if config.d_model % config.n_heads:
+        raise ConfigError(
+            f"d_model ({config.d_model}) must be divisible by n_heads ({config.n_heads})."
+        )
 
 
 #: The architecture of Li et al.'s published OthelloGPT (TransformerLens ``othello-gpt``).
@@ -85,8 +119,11 @@ RANDOM_INIT_SEED = 1234
 
 def random_init_twin(model: HookedTransformer) -> HookedTransformer:
     """The model's architecture with random weights: the baseline the shipped random-init
-    probes and SAEs were trained on (same seed everywhere, so they match it)."""
-    return OthelloGPTConfig.from_hooked(model).build(seed=RANDOM_INIT_SEED).eval()
+    probes and SAEs were trained on (same seed everywhere, so they match it), named after
+    the model with ``-random-init``, as those SAEs record it."""
+    twin = OthelloGPTConfig.from_hooked(model).build(seed=RANDOM_INIT_SEED).eval()
+    twin.cfg.model_name = f"{model.cfg.model_name}-random-init"
+    return twin
 
 
 class NotOthelloModelError(ValueError):

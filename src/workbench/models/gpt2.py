@@ -11,11 +11,12 @@ the files.
 from __future__ import annotations
 
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 from transformer_lens import HookedTransformer
 
-from workbench.models.hub import hub_reachable
+from workbench.models.hub import hub_reachable, hub_timeouts, offline_message
 from workbench.models.io import ModelFileError
 
 HUB_NAME = "gpt2"  # the Hub repository of GPT-2 small (openai-community/gpt2)
@@ -29,8 +30,6 @@ def load_gpt2(
     ``path``: a folder written by ``save_pretrained`` (config.json, weights, tokenizer).
     ``cache_dir``: a Hugging Face Hub cache to read (and, online, to fill).
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     if path is not None and not (Path(path) / "config.json").exists():
         raise ModelFileError(
             f"{path} is not a Hugging Face model folder (no config.json). Save one with "
@@ -49,35 +48,43 @@ def load_gpt2(
         if not local_only and not hub_reachable():
             break  # fail now rather than after the Hub client's retries (~45 s)
         try:
-            # add_bos_token=True: the form TransformerLens would otherwise re-fetch itself
-            # (without our cache_dir) to prepend BOS.
-            tokenizer = AutoTokenizer.from_pretrained(
-                HUB_NAME, add_bos_token=True, local_files_only=local_only, **kwargs
-            )
-            hf_model = AutoModelForCausalLM.from_pretrained(
-                HUB_NAME, local_files_only=local_only, **kwargs
-            )
-            model = HookedTransformer.from_pretrained(
-                HUB_NAME,
-                hf_model=hf_model,
-                tokenizer=tokenizer,
-                device="cpu",
-                local_files_only=local_only,
-                **kwargs,
-            )
-            return model.eval()
+            with nullcontext() if local_only else hub_timeouts():
+                return _from_pretrained(local_only, kwargs)
         except OSError as err:  # connection errors and cache misses are OSErrors
             last_error = err
     last_error = last_error or OSError("the Hub did not answer")
     raise ModelFileError(
-        "GPT-2 small could not be loaded: the Hugging Face Hub is not reachable and it is not "
-        "in the local cache. On a machine with network access run "
-        '`python -c "from transformers import AutoModelForCausalLM as M, AutoTokenizer as T; '
-        "M.from_pretrained('gpt2').save_pretrained('gpt2'); "
-        "T.from_pretrained('gpt2').save_pretrained('gpt2')\"`, copy the folder here and call "
-        "load_model('gpt2-small', path='gpt2') (or copy the Hub cache and pass cache_dir=...). "
-        f"Underlying error: {type(last_error).__name__}: {last_error}"
+        offline_message(
+            "GPT-2 small",
+            "On a machine with network access run "
+            '`python -c "from transformers import AutoModelForCausalLM as M, AutoTokenizer as T; '
+            "M.from_pretrained('gpt2').save_pretrained('gpt2'); "
+            "T.from_pretrained('gpt2').save_pretrained('gpt2')\"`, copy the folder here and call "
+            "load_model('gpt2-small', path='gpt2') (or copy the Hub cache and pass cache_dir=...).",
+            last_error,
+        )
     ) from last_error
+
+
+def _from_pretrained(local_only: bool, kwargs: dict) -> HookedTransformer:
+    """GPT-2 small through transformers and TransformerLens (see the module doc)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # add_bos_token=True: the form TransformerLens would otherwise re-fetch itself (without
+    # our cache_dir) to prepend BOS.
+    tokenizer = AutoTokenizer.from_pretrained(
+        HUB_NAME, add_bos_token=True, local_files_only=local_only, **kwargs
+    )
+    hf_model = AutoModelForCausalLM.from_pretrained(HUB_NAME, local_files_only=local_only, **kwargs)
+    model = HookedTransformer.from_pretrained(
+        HUB_NAME,
+        hf_model=hf_model,
+        tokenizer=tokenizer,
+        device="cpu",
+        local_files_only=local_only,
+        **kwargs,
+    )
+    return model.eval()
 
 
 def _link_as_hub_cache(folder: Path, cache: Path) -> None:

@@ -41,6 +41,28 @@ def atomic_write(path: Path, write) -> None:
             os.unlink(tmp)
 
 
+def read_json(path: Path, *, error: type[Exception] | None = None, what: str = "File") -> dict:
+    """The JSON object in ``path``; a missing, unreadable or corrupt file (or one holding
+    something other than an object) raises ``error`` (default ``ModelFileError``) naming
+    the file and what is wrong."""
+    error = error or ModelFileError
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise error(f"{what} {path} does not exist.") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise error(f"{what} {path} could not be read: {err}") from err
+    except json.JSONDecodeError as err:
+        raise error(
+            f"{what} {path} is not valid JSON (corrupted or cut short?): {err.msg} at line "
+            f"{err.lineno}, column {err.colno}."
+        ) from err
+    if not isinstance(data, dict):
+        raise error(f"{what} {path} should hold a JSON object, not {type(data).__name__}.")
+    return data
+
+
 def write_json(path: Path, data: dict) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
 
@@ -118,7 +140,10 @@ def load_folder_weights(folder: Path) -> dict[str, torch.Tensor]:
     folder = Path(folder)
     index = folder / SHARD_INDEX
     if index.exists():
-        names = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        weight_map = read_json(index, what="Shard index").get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise ModelFileError(f"Shard index {index} has no 'weight_map' object.")
+        names = sorted({str(name) for name in weight_map.values()})
         state: dict[str, torch.Tensor] = {}
         for name in names:
             state.update(load_state_dict(folder / name))
@@ -134,12 +159,12 @@ def read_config(folder: Path) -> OthelloGPTConfig | LMConfig:
             f"No config.json in {folder}: a saved model folder holds "
             "model.safetensors, config.json and card.json."
         )
+    raw = read_json(path, what="Model config")
     try:
-        raw = json.loads(path.read_text())
         if raw.get("kind") == LMConfig.kind:
             return LMConfig.from_dict(raw)
         return OthelloGPTConfig.from_dict(raw)
-    except (json.JSONDecodeError, TypeError, ValueError) as err:
+    except (TypeError, ValueError) as err:
         raise ModelFileError(f"{path} is not a valid model config: {err}") from err
 
 
@@ -207,5 +232,6 @@ def load_model_folder(folder: Path) -> HookedTransformer:
 
 
 def read_card(folder: Path) -> dict:
+    """A model folder's ``card.json`` (``{}`` when it has none); a corrupt one is named."""
     path = Path(folder) / "card.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    return read_json(path, what="Model card") if path.exists() else {}

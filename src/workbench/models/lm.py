@@ -11,6 +11,8 @@ from typing import Literal
 
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
+from workbench.models.config import check_architecture, config_fields
+
 
 @dataclass(frozen=True)
 class LMConfig:
@@ -28,10 +30,7 @@ class LMConfig:
     kind = "lm"
 
     def __post_init__(self) -> None:
-        if self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})."
-            )
+        check_architecture(self)
 
     @property
     def attn_only(self) -> bool:
@@ -63,14 +62,10 @@ class LMConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> LMConfig:
-        data = {k: v for k, v in data.items() if k != "kind"}
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(
-                f"Unknown language-model config keys {sorted(unknown)}; valid: {sorted(known)}."
-            )
-        return cls(**data)
+        """The config a saved ``config.json`` holds: every field required (none defaulted)."""
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k != "kind"}
+        return cls(**config_fields(cls, data, "language-model"))
 
     @property
     def n_params(self) -> int:

@@ -9,7 +9,6 @@ from the local Hub cache, or from a weights file you give. Its ``.pth`` file is 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -17,12 +16,14 @@ from typing import Literal
 from transformer_lens import HookedTransformer
 
 from workbench.models.config import PUBLISHED_CONFIG, OthelloGPTConfig
+from workbench.models.hub import TIMEOUT, hub_reachable, hub_timeouts, offline_message
 from workbench.models.io import (
     REPO_ROOT,
     ModelFileError,
     load_model_folder,
     load_state_dict,
     model_from_state_dict,
+    read_json,
 )
 
 DATA_DIR = REPO_ROOT / "data"
@@ -131,7 +132,7 @@ def model_card(name: str = "othello") -> dict:
     entry = _entry(name)
     if entry.kind != "shipped":
         raise ValueError(f"{name!r} is not a shipped model and has no card here.")
-    return json.loads((entry.path / "card.json").read_text())
+    return read_json(entry.path / "card.json", what="Model card")
 
 
 def load_model(
@@ -140,12 +141,51 @@ def load_model(
     """Load a model by name as a ``HookedTransformer`` in eval mode on the CPU.
 
     ``path``: a local weights file (``.pth`` or ``.safetensors``) for the published
-    OthelloGPT, a Hugging Face model folder for GPT-2, or a saved model folder for any
-    name. ``cache_dir``: the Hugging Face cache to look in.
+    OthelloGPT, a Hugging Face model folder for GPT-2 and MiniLM, or a saved model folder
+    (``config.json`` beside the weights) for any other name; anything else is refused.
+    ``cache_dir``: the Hugging Face cache to look in.
+
+    A model loaded by name alone records it in ``model.cfg.model_name`` (the entry's own
+    name), which SAEs are checked against (``workbench.saes.loading.check_compatible``).
     """
     entry = _entry(name)
-    if path is not None and Path(path).is_dir() and entry.name not in ("gpt2-small", "minilm"):
-        return load_model_folder(Path(path))
+    if path is not None:
+        return _load_path(entry, Path(path), cache_dir)
+    model = _load_entry(entry, name, cache_dir)
+    model.cfg.model_name = entry.name
+    return model
+
+
+def _load_path(entry: ModelEntry, path: Path, cache_dir: str | Path | None) -> HookedTransformer:
+    """``load_model(name, path=path)``: the model in ``path``, never the registry's own."""
+    if not path.exists():
+        raise ModelFileError(f"path={str(path)!r} does not exist.")
+    if entry.name == "minilm":
+        from workbench.models.minilm import load_minilm
+
+        return load_minilm(path)
+    if entry.name == "gpt2-small":
+        from workbench.models.gpt2 import load_gpt2
+
+        return load_gpt2(path=path, cache_dir=cache_dir)
+    if path.is_dir():
+        return load_model_folder(path)
+    if entry.name == "othello-gpt":
+        return _published_from_file(path)
+    hint = (
+        f" It sits in a model folder: pass path={str(path.parent)!r}."
+        if (path.parent / "config.json").exists()
+        else ""
+    )
+    raise ModelFileError(
+        f"path={str(path)!r} is a file, but {entry.name!r} loads from a saved model folder "
+        "(config.json beside model.safetensors, as save_model and 'workbench ship' write "
+        f"it); only 'othello-gpt' takes a bare weights file (.pth or .safetensors).{hint}"
+    )
+
+
+def _load_entry(entry: ModelEntry, name: str, cache_dir: str | Path | None) -> HookedTransformer:
+    """The registry's own model of ``entry``."""
     if entry.kind == "shipped":
         if entry.status == "missing":
             raise ModelFileError(
@@ -156,13 +196,11 @@ def load_model(
     if entry.name == "minilm":
         from workbench.models.minilm import load_minilm
 
-        return load_minilm(path)
+        return load_minilm()
     if entry.name == "gpt2-small":
         from workbench.models.gpt2 import load_gpt2
 
-        return load_gpt2(path=path, cache_dir=cache_dir)
-    if path is not None:
-        return _published_from_file(Path(path))
+        return load_gpt2(cache_dir=cache_dir)
     return _published_from_hub(cache_dir)
 
 
@@ -180,18 +218,25 @@ def _entry(name: str) -> ModelEntry:
 
 
 def _published_config(config_json: Path | None) -> OthelloGPTConfig:
-    """The architecture from the repository's config.json, else the known published one."""
+    """The architecture from the Hub repository's config.json, else the known published one.
+
+    The sizes are required. ``act_fn`` and ``normalization_type`` fall back to the published
+    model's (GELU, LNPre: TransformerLens's own config of ``othello-gpt``) only when the
+    file lacks them, as the repository's config.json may: this file only, never a saved
+    model folder's ``config.json``, which must hold every field (``read_config``).
+    """
     if config_json is None or not config_json.exists():
         return PUBLISHED_CONFIG
-    raw = json.loads(config_json.read_text())
-    return OthelloGPTConfig(
-        n_layers=raw["n_layers"],
-        d_model=raw["d_model"],
-        n_heads=raw["n_heads"],
-        d_mlp=raw["d_mlp"],
-        act_fn=raw.get("act_fn", "gelu"),
-        normalization_type=raw.get("normalization_type", "LNPre"),
-    )
+    raw = read_json(config_json, what="The published OthelloGPT's config")
+    fallback = {f: getattr(PUBLISHED_CONFIG, f) for f in ("act_fn", "normalization_type")}
+    fields = ("n_layers", "d_model", "n_heads", "d_mlp", *fallback)
+    missing = [f for f in fields[:4] if f not in raw]
+    if missing:
+        raise ModelFileError(f"{config_json} lacks {missing}: it must give {list(fields[:4])}.")
+    try:
+        return OthelloGPTConfig(**{f: raw.get(f, fallback.get(f)) for f in fields})
+    except ValueError as err:
+        raise ModelFileError(f"{config_json} is not a valid OthelloGPT config: {err}") from err
 
 
 def _published_from_file(weights: Path, config_json: Path | None = None) -> HookedTransformer:
@@ -208,16 +253,22 @@ def _published_from_hub(cache_dir: str | Path | None) -> HookedTransformer:
     kwargs = {"repo_id": PUBLISHED_REPO, "allow_patterns": patterns, "cache_dir": cache_dir}
     try:
         try:
-            folder = Path(snapshot_download(**kwargs))
+            if not hub_reachable():  # no answer: the cache at once, not a wait
+                raise LocalEntryNotFoundError("the Hub did not answer")
+            with hub_timeouts():  # a Hub that stalls later still ends
+                folder = Path(snapshot_download(**kwargs, etag_timeout=TIMEOUT))
         except (OSError, HfHubHTTPError, LocalEntryNotFoundError):
             folder = Path(snapshot_download(**kwargs, local_files_only=True))
     except (OSError, HfHubHTTPError, LocalEntryNotFoundError) as err:
         raise ModelFileError(
-            "The published OthelloGPT could not be fetched: the Hugging Face Hub is not "
-            "reachable and it is not in the local cache. On a machine with network access, "
-            f"download the '*final.pth' file of the Hub repository {PUBLISHED_REPO} and pass "
-            "it here: load_model('othello-gpt', path='.../synthetic_model_final.pth') "
-            f"(or copy the Hub cache, then pass cache_dir=...). Underlying error: {err}"
+            offline_message(
+                "The published OthelloGPT",
+                "On a machine with network access, download the '*final.pth' file of the Hub "
+                f"repository {PUBLISHED_REPO} and pass it here: load_model('othello-gpt', "
+                "path='.../synthetic_model_final.pth') (or copy the Hub cache, then pass "
+                "cache_dir=...).",
+                err,
+            )
         ) from err
     weights = sorted(folder.glob("*final.pth"))
     if not weights:
