@@ -31,6 +31,8 @@ from workbench.othello.squares import (
     SQUARE_NAMES,
     THEIRS,
     WHITE,
+    MoveTypeError,
+    integer_array,
     square_index,
 )
 
@@ -218,10 +220,16 @@ def play_games(
     """
     if (moves is None) == (n_games is None):
         raise ValueError("Give exactly one of `moves` (to replay) or `n_games` (to generate).")
+    if moves is None and (
+        isinstance(n_games, bool) or not isinstance(n_games, int | np.integer) or n_games < 1
+    ):
+        raise ValueError(f"n_games must be a positive whole number, got {n_games!r}.")
     if moves is not None:
-        moves = np.asarray(moves, dtype=np.int64)
-        if moves.ndim != 2 or moves.shape[1] > N_MOVES:
-            raise ValueError(f"moves must have shape (game, <= 60), got {moves.shape}.")
+        moves = integer_array(moves, "moves")
+        if moves.ndim != 2 or moves.shape[1] > N_MOVES or moves.shape[0] == 0:
+            raise ValueError(
+                f"moves must have shape (game, <= 60) with at least one game, got {moves.shape}."
+            )
         if ((moves < -1) | (moves >= N_SQUARES)).any():
             bad = moves[(moves < -1) | (moves >= N_SQUARES)][0]
             raise IllegalMoveError(f"Move {bad} is not a square index 0..63 (or -1 to stop).")
@@ -351,12 +359,28 @@ def parse_moves(games) -> Int[np.ndarray, "game move"]:
     """Turn games given as lists of square names or indices into a padded index array.
 
     Accepts one game (``["F5", "D6", ...]``) or a list of games, or an int array already.
+    Anything else (a float, a string for a game, a square out of range) raises a
+    ``MoveTypeError`` or ``SquareError`` naming it.
     """
-    if isinstance(games, np.ndarray) and games.dtype.kind in "iu":
-        return np.atleast_2d(games).astype(np.int64)
-    games = list(games)
+    if isinstance(games, np.ndarray):
+        games = integer_array(games, "Moves")
+        if games.ndim > 2:
+            raise ValueError(f"Moves must be one game or (game, move), got shape {games.shape}.")
+        return np.atleast_2d(games)
+    if isinstance(games, str):
+        raise MoveTypeError(f"Give a game as a list of squares like ['F5', 'D6'], not {games!r}.")
+    try:
+        games = list(games)
+    except TypeError as err:
+        raise MoveTypeError(f"Give games as lists of squares, not {games!r}.") from err
     if games and (isinstance(games[0], str | int | np.integer)):
         games = [games]
+    for i, game in enumerate(games):
+        if isinstance(game, str) or not _sized(game):
+            raise MoveTypeError(
+                f"Game {i} must be a list of squares (names like 'F5' or indices 0..63), "
+                f"got {game!r}."
+            )
     width = max((len(g) for g in games), default=0)
     if width > N_MOVES:
         raise ValueError(f"A game has at most {N_MOVES} moves, got {width}.")
@@ -365,6 +389,14 @@ def parse_moves(games) -> Int[np.ndarray, "game move"]:
         for j, square in enumerate(game):
             out[i, j] = square_index(square)
     return out
+
+
+def _sized(value) -> bool:
+    try:
+        len(value)
+    except TypeError:
+        return False
+    return True
 
 
 def replay(games) -> GameRecord:

@@ -26,20 +26,49 @@ MINE, THEIRS = 1, 2
 RELATIVE_LABELS = ("empty", "mine", "theirs")
 
 
+class SquareError(ValueError):
+    """A square, move or token outside the valid range, or a name that is no square."""
+
+
+class MoveTypeError(TypeError):
+    """Squares, moves or tokens given as something other than whole numbers."""
+
+
+def integer_array(values, what: str) -> np.ndarray:
+    """``values`` as an int64 array, refusing anything that is not whole numbers (a float
+    such as 1.7 would otherwise be truncated to 1 without a word) or not rectangular."""
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError) as err:  # ragged nesting, unconvertible objects
+        raise MoveTypeError(f"{what} must be a rectangular array of whole numbers: {err}") from err
+    if array.size == 0:
+        return array.astype(np.int64)  # np.asarray([]) is float64: no value to truncate
+    if array.dtype.kind not in "iu":
+        first = array.flat[0]
+        first = first.item() if isinstance(first, np.generic) else first
+        raise MoveTypeError(
+            f"{what} must be whole numbers (an integer array), got {array.dtype} values such "
+            f"as {first!r}: a float is never rounded or truncated into a square."
+        )
+    if array.dtype.kind == "u" and array.max() > np.iinfo(np.int64).max:
+        raise SquareError(f"{what} hold {array.max()}, far out of range.")
+    return array.astype(np.int64)
+
+
 def square_index(square: int | str | np.integer) -> int:
     """Return the index 0..63 of a square given as an index or a name like ``"C4"``."""
     if isinstance(square, str):
         key = square.strip().upper()
         if key not in _NAME_TO_INDEX:
-            raise ValueError(
+            raise SquareError(
                 f"Unknown square name {square!r}: valid names are A1..H8 "
                 "(column letter A-H, then row digit 1-8)."
             )
         return _NAME_TO_INDEX[key]
     if isinstance(square, bool) or not isinstance(square, int | np.integer):
-        raise TypeError(f"A square is an int 0..63 or a name like 'C4', got {square!r}.")
+        raise MoveTypeError(f"A square is an int 0..63 or a name like 'C4', got {square!r}.")
     if not 0 <= int(square) < N_SQUARES:
-        raise ValueError(f"Square index {square} is out of range: valid indices are 0..63.")
+        raise SquareError(f"Square index {square} is out of range: valid indices are 0..63.")
     return int(square)
 
 

@@ -11,7 +11,13 @@ import numpy as np
 from jaxtyping import Bool, Int
 
 from workbench.othello.engine import GameRecord, unpack
-from workbench.othello.squares import CENTRE_SQUARES, N_SQUARES, SQUARE_NAMES
+from workbench.othello.squares import (
+    CENTRE_SQUARES,
+    N_SQUARES,
+    SQUARE_NAMES,
+    SquareError,
+    integer_array,
+)
 
 D_VOCAB = 61
 N_CTX = 59  # input length: moves 0..58
@@ -25,13 +31,14 @@ SQUARE_TO_TOKEN[TOKEN_TO_SQUARE[1:]] = np.arange(1, D_VOCAB)
 
 def encode(squares: Int[np.ndarray, "*batch"]) -> Int[np.ndarray, "*batch"]:
     """Square indices (``-1`` for none) to tokens (``0`` for none)."""
-    squares = np.asarray(squares, dtype=np.int64)
+    squares = integer_array(squares, "Squares")
     if ((squares < -1) | (squares >= N_SQUARES)).any():
-        raise ValueError("Squares must be indices 0..63 or -1 (no move).")
+        bad = squares[(squares < -1) | (squares >= N_SQUARES)][0]
+        raise SquareError(f"Squares must be indices 0..63 or -1 (no move), got {bad}.")
     tokens = np.where(squares >= 0, SQUARE_TO_TOKEN[np.clip(squares, 0, None)], PAD)
     if (tokens < 0).any():
         bad = squares[tokens < 0][0]
-        raise ValueError(
+        raise SquareError(
             f"Square {SQUARE_NAMES[bad]} is a centre square, which is never played and has "
             "no token: the centre squares are D4, E4, D5, E5."
         )
@@ -40,9 +47,10 @@ def encode(squares: Int[np.ndarray, "*batch"]) -> Int[np.ndarray, "*batch"]:
 
 def decode(tokens: Int[np.ndarray, "*batch"]) -> Int[np.ndarray, "*batch"]:
     """Tokens to square indices (``-1`` for pass/pad)."""
-    tokens = np.asarray(tokens, dtype=np.int64)
+    tokens = integer_array(tokens, "Tokens")
     if ((tokens < 0) | (tokens >= D_VOCAB)).any():
-        raise ValueError(f"Tokens must be in 0..{D_VOCAB - 1}, got {tokens.min()}..{tokens.max()}.")
+        bad = tokens[(tokens < 0) | (tokens >= D_VOCAB)][0]
+        raise SquareError(f"Tokens must be in 0..{D_VOCAB - 1} (0: pass/padding), got {bad}.")
     return TOKEN_TO_SQUARE[tokens]
 
 
