@@ -54,6 +54,17 @@ def validate_hooks(model: HookedTransformer, names: list[str] | str) -> list[str
     return names
 
 
+def _requested_hooks(model: HookedTransformer, hooks: list[str] | str) -> list[str]:
+    """``validate_hooks``, and at least one: a harvest of nothing is a mistake."""
+    names = validate_hooks(model, hooks)
+    if not names:
+        raise HookNameError(
+            "No hook names given: name at least one site to harvest, e.g. "
+            f"{resid_post_sites(model)[:2]} (every residual site: resid_sites(model))."
+        )
+    return names
+
+
 def resid_post_sites(model: HookedTransformer) -> list[str]:
     """The residual stream after each block, in layer order (where SAEs are trained)."""
     return [f"blocks.{layer}.hook_resid_post" for layer in range(model.cfg.n_layers)]
@@ -177,7 +188,7 @@ def harvest_batches(
 ) -> Iterator[dict[str, Float[Tensor, "batch pos d"]]]:
     """Yield the requested sites' activations, one batch of games at a time."""
     require_othello_model(model)
-    names = validate_hooks(model, hooks)
+    names = _requested_hooks(model, hooks)
     needed = max(blocks_needed(model, n) for n in names)
     stop_at = needed if needed <= model.cfg.n_layers else None  # skip later blocks
     tokens = torch.from_numpy(model_inputs(games)).to(model.cfg.device)
@@ -232,7 +243,7 @@ def harvest_to_disk(
     Memory holds one shard at a time. ``load_shards`` reads them back.
     """
     folder = Path(folder)
-    names = validate_hooks(model, hooks)
+    names = _requested_hooks(model, hooks)
     n_shards = 0
     for n_shards, start in enumerate(range(0, games.n_games, shard_games), start=1):
         chunk = games[start : start + shard_games]

@@ -125,6 +125,7 @@ def predict_with_edits(
     """
     require_othello_model(model)
     validate_hooks(model, list(probes))
+    check_probe_widths(model, probes.values())
     out = torch.full((len(edits), 64), -torch.inf)
     # Causal attention: tokens after an edit's position cannot change its prediction, so
     # run edits sorted by position, each chunk only up to the last position it needs.
@@ -133,6 +134,23 @@ def predict_with_edits(
         logits = _edited_logits(model, games, [edits[i] for i in chunk], probes, scale)
         out[chunk] = logits
     return out
+
+
+class ProbeMismatchError(ValueError):
+    """Probes that read another width than the model's residual stream."""
+
+
+def check_probe_widths(model: HookedTransformer, probes) -> None:
+    """Fail unless every probe reads ``d_model``-wide activations: probes trained on
+    another model would otherwise fail deep inside an einsum, or not at all."""
+    for probe in probes:
+        if probe.W.shape[0] != model.cfg.d_model:
+            raise ProbeMismatchError(
+                f"The {probe.property!r} probe at {probe.hook} reads d_model={probe.W.shape[0]}, "
+                f"but this model's residual stream has d_model={model.cfg.d_model}: the probes "
+                "were trained on another model. Use that model's suite (load_probes(NAME) for "
+                "the model NAME they belong to)."
+            )
 
 
 def _edited_logits(model, games, edits, probes, scale) -> Float[Tensor, "n 64"]:
@@ -189,11 +207,15 @@ def intervention_sweep(
     seed: int = 0,
 ) -> list[InterventionResult]:
     """Li et al.'s experiment over every residual site, mode and scale."""
+    unknown = [mode for mode in modes if mode not in ("single", "from")]
+    if unknown:
+        raise ValueError(f"Unknown modes {unknown}: valid modes are 'single' and 'from'.")
+    sites = [s for s in resid_sites(model) if suite.key("relative", s) in suite.probes]
+    check_probe_widths(model, [suite.get("relative", s) for s in sites])
     edits, legal_after = sample_flip_edits(games, n_edits, seed=seed)
     legal_before = np.stack([games.legal_mask()[e.game, e.position + 1] for e in edits])
     base = predict_with_edits(model, games, edits, {}, scale=0.0)
     before = top_n_errors(base, legal_after).mean()
-    sites = [s for s in resid_sites(model) if suite.key("relative", s) in suite.probes]
     results = []
     for i, site in enumerate(sites):
         for mode in modes:

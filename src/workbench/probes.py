@@ -10,18 +10,18 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 from jaxtyping import Bool, Float, Int
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from workbench.activations import PROPERTIES, Activations
-from workbench.models.io import atomic_write, write_json
+from workbench.models.io import atomic_write, read_json, write_json
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,10 @@ def per_square_accuracy(pred: Int[Tensor, "n 64"], y: Int[Tensor, "n 64"]) -> Fl
     return (pred == y).float().mean(0)
 
 
+class ProbeFileError(ValueError):
+    """A probe suite's ``probes.json`` or ``probes.safetensors`` is corrupt."""
+
+
 @dataclass
 class ProbeSuite:
     """Probes for several properties at several sites, with held-out scores."""
@@ -150,15 +154,29 @@ class ProbeSuite:
         folder = Path(folder)
         if not (folder / "probes.json").exists():
             raise FileNotFoundError(f"No probes.json in {folder}.")
-        tensors = load_file(str(folder / "probes.safetensors"))
+        meta = read_json(folder / "probes.json", error=ProbeFileError, what="Probe suite record")
+        weights = folder / "probes.safetensors"
+        try:
+            tensors = load_file(str(weights))
+        except (SafetensorError, OSError) as err:
+            message = f"Could not read probes from {weights} (corrupted?): {err}"
+            raise ProbeFileError(message) from err
         probes = {}
         for name in tensors:
-            prop, hook, part = name.split("|")
+            prop, hook, part = (name.split("|") + ["", ""])[:3]
+            if part not in ("W", "b") or f"{prop}|{hook}|b" not in tensors:
+                raise ProbeFileError(f"{weights} holds {name!r}, not a 'property|hook|W/b' pair.")
             if part == "W":
                 probes[f"{prop}|{hook}"] = LinearProbe(
                     tensors[name], tensors[f"{prop}|{hook}|b"], prop, hook
                 )
-        return cls(probes=probes, **json.loads((folder / "probes.json").read_text()))
+        valid = {f.name for f in fields(cls)} - {"probes"}
+        if set(meta) - valid:
+            raise ProbeFileError(
+                f"Probe suite record {folder / 'probes.json'} has unknown keys "
+                f"{sorted(set(meta) - valid)}; valid: {sorted(valid)}."
+            )
+        return cls(probes=probes, **meta)
 
 
 def _select(acts: Activations, games: Tensor, hook: str, prop: str):

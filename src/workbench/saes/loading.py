@@ -17,17 +17,19 @@ evaluation.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from sae_lens import SAE
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformer_lens import HookedTransformer
 
 from workbench.activations import HookNameError, hook_layer, validate_hooks
-from workbench.models.hub import cache_unless_reachable
-from workbench.models.io import write_json
+from workbench.models.hub import cache_unless_reachable, offline_message
+from workbench.models.io import read_json, write_json
 from workbench.models.registry import DATA_DIR, canonical_name
 from workbench.outputs import output_dir
 
@@ -45,6 +47,27 @@ class SAEUnavailableError(OSError):
 
 class SAEMismatchError(ValueError):
     """An SAE does not fit the model or hook it is used with."""
+
+
+class SAEFileError(ValueError):
+    """An SAE folder whose ``cfg.json`` or weights are missing or corrupt."""
+
+
+def load_sae_folder(folder: str | Path, *, device: str = "cpu") -> SAE:
+    """``SAE.load_from_disk``, with a missing or corrupt ``cfg.json`` or weights file
+    raising an ``SAEFileError`` that names the file and what is wrong."""
+    folder = Path(folder)
+    cfg = read_json(folder / "cfg.json", error=SAEFileError, what="SAE config")
+    missing = [key for key in ("d_in", "d_sae") if key not in cfg]
+    if missing:
+        raise SAEFileError(f"SAE config {folder / 'cfg.json'} lacks {missing}.")
+    try:
+        return SAE.load_from_disk(folder, device=device)
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+        raise SAEFileError(
+            f"Could not load the SAE in {folder} (cfg.json and sae_weights.safetensors, "
+            f"corrupted or from another sae-lens?): {type(err).__name__}: {err}"
+        ) from err
 
 
 @dataclass(frozen=True)
@@ -197,7 +220,7 @@ def load_sae(
                 f"architecture {architecture!r}{' (random init)' if random_init else ''}. "
                 f"Shipped for this model: {', '.join(have)}."
             )
-        return SAE.load_from_disk(folder, device=device)
+        return load_sae_folder(folder, device=device)
     return _load_published(model_or_release, hook_or_id, device)
 
 
@@ -218,7 +241,7 @@ def load_saes_by_layer(
         and e.hook.endswith("." + site)
     ]
     entries.sort(key=lambda e: hook_layer(e.hook))
-    return {e.hook: SAE.load_from_disk(e.path) for e in entries}
+    return {e.hook: load_sae_folder(e.path) for e in entries}
 
 
 def _load_published(release: str, sae_id: str, device: str) -> SAE:
@@ -242,19 +265,45 @@ def _load_published(release: str, sae_id: str, device: str) -> SAE:
     except OSError as err:  # connection errors and missing cache entries are OSErrors
         repo = releases[release].repo_id
         raise SAEUnavailableError(
-            f"Could not fetch SAE {sae_id!r} of release {release!r} from the Hub ({repo}) and "
-            "it is not in the local Hugging Face cache. With network access it downloads "
-            "once; offline, copy the Hub cache (HF_HOME) from a machine that has it, or "
-            "download the files elsewhere and use sae_lens.SAE.load_from_disk(folder). "
-            f"Cause: {type(err).__name__}: {err}"
+            offline_message(
+                f"SAE {sae_id!r} of release {release!r} (Hub repository {repo})",
+                "With network access it downloads once; offline, copy the Hub cache "
+                "(HF_HOME) from a machine that has it, or download the files elsewhere and "
+                "use workbench.saes.loading.load_sae_folder(folder).",
+                err,
+            )
         ) from err
 
 
-def check_compatible(sae: SAE, model: HookedTransformer, hook: str | None = None) -> str:
-    """The hook ``sae`` reads, after checking it exists in ``model`` with width ``d_in``."""
-    hook = hook or sae.cfg.metadata.hook_name
+def check_compatible(
+    sae: SAE, model: HookedTransformer, hook: str | None = None, *, strict: bool = True
+) -> str:
+    """The hook ``sae`` reads, after checking it exists in ``model`` with width ``d_in``.
+
+    An SAE applied at another hook than the one it records, or on another model than the
+    one it records (where the model knows its name: ``load_model`` by name, and its
+    random-init twin), is refused with ``strict`` (the workbench's own analyses), else
+    warned about: same-width activations of another site or model would be read without
+    a word, and every figure would be wrong.
+    """
+    recorded = sae.cfg.metadata.hook_name
+    hook = hook or recorded
     if hook is None:
         raise SAEMismatchError("The SAE records no hook name: pass hook= explicitly.")
+    problems = []
+    if recorded is not None and hook != recorded:
+        problems.append(f"it was trained at {recorded!r}, not {hook!r}")
+    trained_on, model_name = sae.cfg.metadata.model_name, _known_name(model)
+    if trained_on and model_name and trained_on != model_name:
+        problems.append(f"it was trained on model {trained_on!r}, not {model_name!r}")
+    if problems:
+        message = f"This SAE does not belong here: {' and '.join(problems)}."
+        if strict:
+            raise SAEMismatchError(
+                f"{message} Load the SAE of this model and site (list_saes(MODEL)), or pass "
+                "strict=False to apply it anyway (with a warning)."
+            )
+        warnings.warn(message, stacklevel=2)
     try:
         validate_hooks(model, [hook])
     except HookNameError as err:
@@ -267,6 +316,15 @@ def check_compatible(sae: SAE, model: HookedTransformer, hook: str | None = None
             "trained on a different model or site."
         )
     return hook
+
+
+def _known_name(model: HookedTransformer) -> str | None:
+    """The registry name ``load_model`` recorded on ``model`` (``-random-init`` for its
+    twin), or None where the model does not know it (TransformerLens's "custom")."""
+    from workbench.models.registry import REGISTRY
+
+    name = model.cfg.model_name
+    return name if name.removesuffix(RANDOM_INIT) in REGISTRY else None
 
 
 def hook_width(model: HookedTransformer, hook: str) -> int:
