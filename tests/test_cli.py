@@ -92,10 +92,10 @@ def test_bad_input_is_one_line_that_says_what_is_valid(argv, message, capsys, tm
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--sizes", "1,0", "positive feature counts like 1,2,4,8"),
-        ("--sizes", "two", "positive feature counts like 1,2,4,8"),
-        ("--sizes", "", "positive feature counts like 1,2,4,8"),
-        ("--candidates", "0", "a positive whole number"),
+        ("--sizes", "1,0", "expected comma-separated values, each a whole number >= 1"),
+        ("--sizes", "two", "expected comma-separated values, each a whole number >= 1"),
+        ("--sizes", "", "expected comma-separated values, each a whole number >= 1"),
+        ("--candidates", "0", "expected a whole number >= 1, got '0'"),
     ],
 )
 def test_split_counts_must_be_positive_integers(flag, value, message, capsys):

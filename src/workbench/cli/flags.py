@@ -1,11 +1,15 @@
 """What the commands share: the training commands' flags (a preset, a run folder, one
-optional flag per field of the training config dataclass), and the command line that
-artefacts record."""
+optional flag per field of the training config dataclass), the argparse types every
+numeric flag is checked by (``positive_int``, ``non_negative_int``, ``positive_float``,
+``non_negative_float``, ``fraction``: a bad value is refused where it is parsed, naming
+the flag and what is valid), and the command line that artefacts record."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
+from collections.abc import Callable
 from dataclasses import fields
 
 from workbench.models.registry import canonical_name
@@ -35,6 +39,60 @@ def recorded_command(
         elif not word.startswith(tuple(f"{option}=" for option in drop)):
             kept.append(word)
     return "workbench " + shlex.join(kept)
+
+
+def _number(kind: type, valid: str, ok: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse type: ``text`` read as ``kind`` and kept when ``ok``, else refused with
+    ``valid`` (argparse names the flag in front: ``argument --games: ...``)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {valid}, got {text!r}")
+        return value
+
+    parse.__name__ = valid  # argparse's fallback wording
+    return parse
+
+
+positive_int = _number(int, "a whole number >= 1", lambda v: v >= 1)
+non_negative_int = _number(int, "a whole number >= 0", lambda v: v >= 0)
+positive_float = _number(float, "a number > 0", lambda v: v > 0)
+non_negative_float = _number(float, "a number >= 0", lambda v: v >= 0)
+fraction = _number(float, "a fraction between 0 and 1", lambda v: 0 <= v <= 1)
+
+
+def comma_separated(item: Callable[[str], object]) -> Callable[[str], tuple]:
+    """An argparse type: a comma-separated list, each value checked by ``item``."""
+
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(item(part.strip()) for part in text.split(","))
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated values, each {item.__name__}, got {text!r}"
+            ) from None
+
+    return parse
+
+
+def config_field_type(name: str, kind: type) -> Callable[[str], object]:
+    """The check for a training config's numeric field, by its name: seeds, warm-up steps,
+    worker counts and weight decay may be 0; fractions and ratios lie in [0, 1];
+    every other count, interval and rate (steps, games, batch sizes, lr, minutes,
+    threads) is positive."""
+    if kind is int:
+        return (
+            non_negative_int if name in ("seed", "warmup_steps", "data_workers") else positive_int
+        )
+    if kind is float:
+        if name.endswith(("_fraction", "_ratio")):
+            return fraction
+        return non_negative_float if name == "weight_decay" else positive_float
+    return kind
 
 
 def add_training_command(
@@ -72,5 +130,5 @@ def config_arguments(
         if f.name == "compile":
             p.add_argument("--compile", action="store_true", default=None)
             continue
-        kind = none_default_types.get(f.name, type(f.default))
+        kind = config_field_type(f.name, none_default_types.get(f.name, type(f.default)))
         p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind)

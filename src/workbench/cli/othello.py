@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
-from workbench.cli.flags import add_training_command, training_config
+from workbench.cli.flags import add_training_command, positive_int, training_config
 from workbench.training.train import TrainConfig
 
 
@@ -16,7 +17,9 @@ def _train(args: argparse.Namespace) -> None:
 
     trainer = Trainer(training_config(args, TrainConfig, PRESETS))
     state = trainer.run()
-    sys.stdout.write(json.dumps({"step": state.step, "best_score": state.best_score}) + "\n")
+    # no evaluation yet: no best score (None, not -Infinity, which is no JSON)
+    best = state.best_score if math.isfinite(state.best_score) else None
+    sys.stdout.write(json.dumps({"step": state.step, "best_score": best}) + "\n")
     exit_if_interrupted(trainer.interrupted, trainer.state.step, trainer.out)
 
 
@@ -76,7 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a saved model folder (data/models/NAME), or a local weights file for the published "
         "OthelloGPT",
     )
-    p.add_argument("--games", type=int, default=2000)
+    p.add_argument("--games", type=positive_int, default=2000)
     p.add_argument("--policy", choices=["random", "greedy"], default="random")
     p.set_defaults(func=_eval)
 
@@ -86,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-command", required=True, help="the command that trained it")
     p.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
-    p.add_argument("--games", type=int, default=2000, help="held-out games per policy")
+    p.add_argument("--games", type=positive_int, default=2000, help="held-out games per policy")
     p.set_defaults(func=_ship)
 
     p = sub.add_parser("models", help="list the models the workbench knows")

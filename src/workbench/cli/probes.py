@@ -6,7 +6,13 @@ import argparse
 import json
 import sys
 
-from workbench.cli.flags import recorded_command
+from workbench.cli.flags import (
+    comma_separated,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    recorded_command,
+)
 
 
 def _probes(args: argparse.Namespace) -> None:
@@ -50,7 +56,6 @@ def _interventions(args: argparse.Namespace) -> None:
 
     model, suite = load_model(args.model), load_probes(args.model)
     games = play_games(n_games=args.games, rng=np.random.default_rng(args.seed))
-    scales = tuple(float(x) for x in args.scales.split(","))
     results = [
         r.to_dict()
         for r in intervention_sweep(
@@ -58,7 +63,7 @@ def _interventions(args: argparse.Namespace) -> None:
             suite,
             games,
             n_edits=args.edits,
-            scales=scales,
+            scales=args.scales,
             modes=tuple(args.modes.split(",")),
             seed=args.seed,
         )
@@ -113,8 +118,8 @@ def _artefacts(args: argparse.Namespace) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("probes", help="train, score and ship the probe suite of a model")
     p.add_argument("model", nargs="?", default="othello")
-    p.add_argument("--games", type=int, default=3000)
-    p.add_argument("--steps", type=int, default=600, help="Adam steps per probe")
+    p.add_argument("--games", type=positive_int, default=3000)
+    p.add_argument("--steps", type=positive_int, default=600, help="Adam steps per probe")
     p.add_argument("--properties", default="relative,absolute,flipped,legal")
     p.add_argument(
         "--baseline",
@@ -127,19 +132,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("interventions", help="Li et al.'s intervention sweep with shipped probes")
     p.add_argument("model", nargs="?", default="othello")
-    p.add_argument("--games", type=int, default=500)
-    p.add_argument("--edits", type=int, default=500)
-    p.add_argument("--scales", default="1,3,10,30")
+    p.add_argument("--games", type=positive_int, default=500)
+    p.add_argument("--edits", type=positive_int, default=500)
+    p.add_argument("--scales", type=comma_separated(positive_float), default=(1.0, 3.0, 10.0, 30.0))
     p.add_argument("--modes", default="single,from")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=non_negative_int, default=7)
     p.set_defaults(func=_interventions)
 
     p = sub.add_parser("artefacts", help="re-derive a model's probes, SAEs, tables, transcoders")
     p.add_argument("model", nargs="?", default="othello")
     p.add_argument("--dry-run", action="store_true", help="print the numbered steps only")
-    p.add_argument("--start", type=int, default=1, help="resume at this step number")
-    p.add_argument("--best-layer", type=int, default=None, help="default: the probes' best")
-    p.add_argument("--jobs", type=int, default=1, help="SAE steps run this many at a time")
+    p.add_argument("--start", type=positive_int, default=1, help="resume at this step number")
+    p.add_argument(
+        "--best-layer", type=non_negative_int, default=None, help="default: the probes' best"
+    )
+    p.add_argument("--jobs", type=positive_int, default=1, help="SAE steps run this many at a time")
     p.add_argument(
         "--activation-cache",
         default=None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from workbench.cli.flags import positive_int
+
 
 def _parameter(text: str) -> tuple[str, object]:
     import ast
@@ -66,5 +68,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="override a notebook parameter (where the notebook declares it); repeatable",
     )
-    p.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    p.add_argument("--timeout", type=positive_int, default=900, help="seconds per cell")
     p.set_defaults(func=_render)

@@ -8,7 +8,14 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from workbench.cli.flags import recorded_command
+from workbench.cli.flags import (
+    comma_separated,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    recorded_command,
+)
 from workbench.models.registry import DATA_DIR
 
 if TYPE_CHECKING:
@@ -206,22 +213,6 @@ def _finish(args: argparse.Namespace, record: RunRecord, rows: list[dict], *, ou
         sys.stdout.write(json.dumps(row) + "\n")
 
 
-def _feature_counts(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(m) for m in text.split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"positive feature counts like 1,2,4,8, not {text!r}")
-    return sizes
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"a positive whole number, not {text!r}")
-    return int(text)
-
-
 def _saes_at_hook(args: argparse.Namespace, record: RunRecord):
     """The model, its shipped SAEs at ``args.hook`` (plus ``--extra`` folders) by row name,
     and the random-init twin with the SAEs trained on it (the first shipped one unnamed);
@@ -230,7 +221,7 @@ def _saes_at_hook(args: argparse.Namespace, record: RunRecord):
 
     from workbench.models import load_model
     from workbench.models.config import random_init_twin
-    from workbench.saes.loading import list_saes, load_sae
+    from workbench.saes.loading import list_saes, load_sae, load_sae_folder
 
     model = load_model(args.model)
     shipped = [e for e in list_saes(args.model) if e.hook == args.hook]
@@ -240,13 +231,13 @@ def _saes_at_hook(args: argparse.Namespace, record: RunRecord):
         if not e.random_init
     }
     for name, folder in _named_folders(args.extra, "--extra"):  # a sweep's, unshipped
-        saes[name] = SAE.load_from_disk(folder)  # each read at the hook it records
+        saes[name] = load_sae_folder(folder)  # each read at the hook it records
     randoms: dict[str, SAE] = {}
     for e in (e for e in shipped if e.random_init):
         sae = load_sae(args.model, args.hook, e.architecture, random_init=True)
         randoms["" if not randoms else e.architecture] = sae
     for name, folder in _named_folders(args.extra_random_init, "--extra-random-init"):
-        randoms[name] = SAE.load_from_disk(folder)
+        randoms[name] = load_sae_folder(folder)
     twin = random_init_twin(model) if randoms else None
     record.add_weights(f"model {args.model}", model)
     for name, sae in saes.items():
@@ -278,7 +269,12 @@ def _transcoders(args: argparse.Namespace) -> None:
     from workbench.saes.loading import save_sae
 
     model = load_model(args.model)
-    layers = range(model.cfg.n_layers) if args.layers is None else map(int, args.layers.split(","))
+    layers = range(model.cfg.n_layers) if args.layers is None else args.layers
+    outside = [layer for layer in layers if layer >= model.cfg.n_layers]
+    if outside:
+        raise SystemExit(
+            f"--layers {outside}: {args.model!r} has layers 0..{model.cfg.n_layers - 1}."
+        )
     for layer in layers:
         cfg = TranscoderTrainConfig(
             layer=layer,
@@ -304,21 +300,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="topk",
         choices=SAE_ARCHITECTURES,
     )
-    p.add_argument("--expansion", type=int, default=SAE_EXPANSION, help="d_sae / d_in")
-    p.add_argument("--k", type=int, default=32, help="topk/batchtopk/matryoshka: active features")
+    p.add_argument("--expansion", type=positive_int, default=SAE_EXPANSION, help="d_sae / d_in")
     p.add_argument(
-        "--levels", type=int, default=4, help="matryoshka: nested sizes d_sae / 2**i, i < levels"
+        "--k", type=positive_int, default=32, help="topk/batchtopk/matryoshka: active features"
     )
-    p.add_argument("--l1", type=float, default=5.0, help="standard/gated: L1 coefficient")
-    p.add_argument("--l0", type=float, default=2.0, help="jumprelu: L0 coefficient")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--tokens", type=int, default=3_000_000, help="activations to train on")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--levels",
+        type=positive_int,
+        default=4,
+        help="matryoshka: nested sizes d_sae / 2**i, i < levels",
+    )
+    p.add_argument(
+        "--l1", type=non_negative_float, default=5.0, help="standard/gated: L1 coefficient"
+    )
+    p.add_argument("--l0", type=non_negative_float, default=2.0, help="jumprelu: L0 coefficient")
+    p.add_argument("--lr", type=positive_float, default=1e-3)
+    p.add_argument("--tokens", type=positive_int, default=3_000_000, help="activations to train on")
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--random-init", action="store_true", help="train on a random-init model")
     p.add_argument(
-        "--eval-games", type=int, default=300, help="evaluation games (language models: windows)"
+        "--eval-games",
+        type=positive_int,
+        default=300,
+        help="evaluation games (language models: windows)",
     )
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument(
+        "--threads", type=non_negative_int, default=0, help="torch threads (0: torch's default)"
+    )
     p.add_argument(
         "--device", choices=["cpu", "cuda"], default="cpu", help="where to harvest and train"
     )
@@ -349,7 +357,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--checkpoints",
-        type=int,
+        type=non_negative_int,
         default=10,
         metavar="N",
         help="checkpoint N times over the run (and on SIGINT/SIGTERM) into OUT.checkpoints/, "
@@ -371,11 +379,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _site_arguments(p)
     p.add_argument(
-        "--sizes", type=_feature_counts, default=(1, 2, 4, 8), help="feature counts m: 1,2,4,8"
+        "--sizes",
+        type=comma_separated(positive_int),
+        default=(1, 2, 4, 8),
+        help="feature counts m: 1,2,4,8",
     )
     p.add_argument(
         "--candidates",
-        type=_positive_int,
+        type=positive_int,
         default=128,
         help="features tried per property (best by F1)",
     )
@@ -393,8 +404,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="shipped OthelloGPTs (default: the three widths with SAEs shipped; the rows "
         "name each by its own name, not an alias)",
     )
-    p.add_argument("--games", type=int, default=200, help="evaluation games")
-    p.add_argument("--seed", type=int, default=None, help="as sae-table's --seed")
+    p.add_argument("--games", type=positive_int, default=200, help="evaluation games")
+    p.add_argument("--seed", type=non_negative_int, default=None, help="as sae-table's --seed")
     p.add_argument(
         "--out",
         default=DATA_DIR / "sweeps" / "superposition_by_layer.json",
@@ -405,11 +416,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("transcoders", help="train per-layer (skip) transcoders and ship them")
     p.add_argument("model", nargs="?", default="othello")
-    p.add_argument("--layers", default=None, help="comma-separated (default: all)")
-    p.add_argument("--expansion", type=int, default=8)
-    p.add_argument("--l1", type=float, default=3e-3)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--tokens", type=int, default=2_000_000)
+    p.add_argument(
+        "--layers",
+        type=comma_separated(non_negative_int),
+        default=None,
+        help="comma-separated (default: all)",
+    )
+    p.add_argument("--expansion", type=positive_int, default=8)
+    p.add_argument("--l1", type=non_negative_float, default=3e-3)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
+    p.add_argument("--tokens", type=positive_int, default=2_000_000)
     p.add_argument("--no-skip", action="store_true", help="plain transcoders, no skip path")
     p.set_defaults(func=_transcoders)
 
@@ -418,10 +434,10 @@ def _site_arguments(p: argparse.ArgumentParser) -> None:
     """sae-table and sae-split: the model, the hook, the games and the SAEs scored there."""
     p.add_argument("model", nargs="?", default="othello")
     p.add_argument("--hook", required=True)
-    p.add_argument("--games", type=int, default=1000, help="evaluation games")
+    p.add_argument("--games", type=positive_int, default=1000, help="evaluation games")
     p.add_argument(
         "--seed",
-        type=int,
+        type=non_negative_int,
         default=None,
         help="the evaluation games' seed (default: the fixed held-out set; another one: an "
         "independent set of games)",
