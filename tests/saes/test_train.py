@@ -93,3 +93,28 @@ def test_gated_trains_sparse_and_round_trips_through_sae_lens(tmp_path):
     assert err < 0.9, float(err)  # far better than predicting the mean
     active = (features > 0).float().sum(-1).mean()
     assert 0 < active < 128, float(active)  # sparse: well under half of the 256 features
+
+
+def test_progress_bar_ends_at_its_total(monkeypatch):
+    # sae-lens advanced its bar 100 steps at a time: a 122-step run stopped at 100/122
+    # and was drawn red (unfinished) in a notebook although training had finished.
+    import sae_lens.training.sae_trainer as sae_trainer
+    from tqdm import tqdm
+
+    bars = {}
+
+    class Recording(tqdm):
+        def close(self):
+            bars.setdefault(id(self), (self.n, self.total))  # tqdm closes again on deletion
+            super().close()
+
+    monkeypatch.setattr(sae_trainer, "tqdm", Recording)
+
+    def random_batches(start=0):
+        gen = torch.Generator().manual_seed(start)
+        while True:
+            yield torch.randn(64, 32, generator=gen)
+
+    cfg = SAETrainConfig(hook=HOOK, k=4, n_tokens=122 * 64, batch_size=64)
+    train_sae(tiny_model(), cfg, activations=random_batches)
+    assert list(bars.values()) == [(122 * 64, 122 * 64)]

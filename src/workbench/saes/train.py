@@ -249,6 +249,27 @@ def _until_stopped(stream: Iterator[Tensor], signals: StopSignals) -> Iterator[T
         yield batch
 
 
+class _Trainer(SAETrainer):
+    """sae-lens's trainer with a progress bar that ends at its total.
+
+    sae-lens advances its bar by 100 steps at a time, every 100th step, so a run of 122
+    steps stopped at 409,600 of 499,712 and ``pbar.close()`` drew it red (unfinished) in a
+    notebook although training had finished. Here the bar follows the samples trained on
+    after every step (tqdm redraws at most ten times a second), with sae-lens's losses in
+    its description every ``update_interval`` steps and at the last step.
+    """
+
+    def _update_pbar(self, step_output, pbar, update_interval: int = 100) -> None:
+        last = self.n_training_samples >= self.cfg.total_training_samples
+        if self.n_training_steps % update_interval == 0 or last:
+            losses = " | ".join(
+                f"{name}: {float(value() if callable(value) else value):.5f}"
+                for name, value in step_output.losses.items()
+            )
+            pbar.set_description(f"{self.n_training_steps}| {losses}", refresh=False)
+        pbar.update(self.n_training_samples - pbar.n)
+
+
 def train_sae(
     model: HookedTransformer,
     cfg: SAETrainConfig,
@@ -301,7 +322,7 @@ def train_sae(
             stream = make_stream(start=drawn)
             if signals is not None:
                 stream = _until_stopped(stream, signals)
-            trainer = SAETrainer(
+            trainer = _Trainer(
                 trainer_cfg, sae, stream, save_checkpoint_fn=None if store is None else committed
             )
             if found is not None:
