@@ -6,17 +6,27 @@ games = workbench.othello.play_games(n_games=100, rng=0)
 sae = workbench.load_sae("othello", "blocks.2.hook_resid_post", "topk")  # sae-lens SAE
 """
 
+from importlib import import_module
+
 from workbench import othello
-from workbench.models import list_models, load_model, model_card
 
 
 def __getattr__(name: str):
-    # sae-lens is imported on first use only: it is slow to import, and model training
-    # (on machines without it) needs none of it.
+    # Imported on first use: the models need TransformerLens (which imports transformers,
+    # datasets and pandas: seconds), the SAEs sae-lens; ``import workbench`` needs neither.
+    if name in ("list_models", "load_model", "model_card"):
+        from workbench import models
+
+        return getattr(models, name)
     if name in ("list_saes", "load_sae"):
         from workbench.saes import loading
 
         return getattr(loading, name)
+    try:  # a subpackage not imported yet: ``import workbench; workbench.models.REGISTRY``
+        return import_module(f"workbench.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"workbench.{name}":
+            raise
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")
 
 
