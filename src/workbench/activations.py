@@ -172,7 +172,7 @@ class Activations:
 
 def _batches(tokens: Tensor, batch_size: int, desc: str, progress: bool) -> Iterator[Tensor]:
     starts = range(0, len(tokens), batch_size)
-    for start in tqdm(starts, desc=desc, disable=not progress, leave=False):
+    for start in tqdm(starts, desc=desc, unit="batch", disable=not progress):
         yield tokens[start : start + batch_size]
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.models.config import require_othello_model
@@ -75,16 +76,21 @@ def score_logits(
 
 @torch.inference_mode()
 def evaluate_legal_moves(
-    model: HookedTransformer, games: GameRecord, *, batch_size: int = 500
+    model: HookedTransformer,
+    games: GameRecord,
+    *,
+    batch_size: int = 100,
+    progress: bool = True,
 ) -> LegalMoveMetrics:
-    """Score ``model`` on ``games`` against the exact legal-move sets."""
+    """Score ``model`` on ``games`` against the exact legal-move sets (a bar per batch)."""
     require_othello_model(model)
     device = model.cfg.device
     tokens = torch.from_numpy(model_inputs(games))
     legal = torch.from_numpy(next_move_targets(games))
     sums = {"top1": 0.0, "mass": 0.0, "exact": 0.0}
     n = 0
-    for start in range(0, games.n_games, batch_size):
+    starts = range(0, games.n_games, batch_size)
+    for start in tqdm(starts, desc="legal-move accuracy", unit="batch", disable=not progress):
         logits = model(tokens[start : start + batch_size].to(device))
         scores = score_logits(logits, legal[start : start + batch_size].to(device))
         for key in sums:

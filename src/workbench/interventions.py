@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.activations import resid_sites, validate_hooks
@@ -205,8 +206,9 @@ def intervention_sweep(
     scales: tuple[float, ...] = (1.0, 3.0, 10.0),
     modes: tuple[str, ...] = ("single", "from"),
     seed: int = 0,
+    progress: bool = True,
 ) -> list[InterventionResult]:
-    """Li et al.'s experiment over every residual site, mode and scale."""
+    """Li et al.'s experiment over every residual site, mode and scale (a bar per run)."""
     unknown = [mode for mode in modes if mode not in ("single", "from")]
     if unknown:
         raise ValueError(f"Unknown modes {unknown}: valid modes are 'single' and 'from'.")
@@ -217,23 +219,24 @@ def intervention_sweep(
     base = predict_with_edits(model, games, edits, {}, scale=0.0)
     before = top_n_errors(base, legal_after).mean()
     results = []
-    for i, site in enumerate(sites):
-        for mode in modes:
-            edited_sites = [site] if mode == "single" else sites[i:]
-            probes = {s: suite.get("relative", s) for s in edited_sites}
-            for scale in scales:
-                logits = predict_with_edits(model, games, edits, probes, scale=scale)
-                results.append(
-                    InterventionResult(
-                        site=site,
-                        mode=mode,
-                        scale=scale,
-                        errors_before=float(before),
-                        errors_after=float(top_n_errors(logits, legal_after).mean()),
-                        errors_original=float(top_n_errors(logits, legal_before).mean()),
-                        n_edits=len(edits),
-                    )
-                )
+    runs = [
+        (i, site, mode, scale) for i, site in enumerate(sites) for mode in modes for scale in scales
+    ]
+    for i, site, mode, scale in tqdm(runs, desc="interventions", unit="run", disable=not progress):
+        edited_sites = [site] if mode == "single" else sites[i:]
+        probes = {s: suite.get("relative", s) for s in edited_sites}
+        logits = predict_with_edits(model, games, edits, probes, scale=scale)
+        results.append(
+            InterventionResult(
+                site=site,
+                mode=mode,
+                scale=scale,
+                errors_before=float(before),
+                errors_after=float(top_n_errors(logits, legal_after).mean()),
+                errors_original=float(top_n_errors(logits, legal_before).mean()),
+                n_edits=len(edits),
+            )
+        )
     return results
 
 

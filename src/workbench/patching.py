@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.activations import hook_layer, validate_hooks
@@ -143,9 +144,11 @@ def activation_patching(
     *,
     kind: str = "resid",
     positions: list[int] | None = None,
+    progress: bool = True,
 ) -> Float[Tensor, "site pos"]:
     """Exact patching sweep: ``kind`` ``"resid"`` (layer x position, at
-    ``blocks.L.hook_resid_pre``) or ``"heads"`` (head x position, at ``attn.hook_z``)."""
+    ``blocks.L.hook_resid_pre``) or ``"heads"`` (head x position, at ``attn.hook_z``); one
+    forward pass per site and position, counted by a progress bar."""
     metric = pair.metric()
     positions = list(range(pair.clean.shape[1])) if positions is None else positions
     hooks = _sites(model, kind)
@@ -154,7 +157,12 @@ def activation_patching(
     clean = _metric_value(model, pair.clean, metric)
     corrupted = _metric_value(model, pair.corrupted, metric)
     rows = []
-    for hook, head in _units(model, kind):
+    units = list(_units(model, kind))
+    bar = tqdm(
+        total=len(units) * len(positions), desc=f"patching {kind}", unit="pass",
+        disable=not progress,
+    )  # fmt: skip
+    for hook, head in units:
         row = []
         for p in positions:
 
@@ -167,7 +175,9 @@ def activation_patching(
 
             value = _metric_value(model, pair.corrupted, metric, [(hook, patch)])
             row.append(_restored(value, clean, corrupted))
+            bar.update()
         rows.append(row)
+    bar.close()
     return torch.tensor(rows)
 
 

@@ -70,11 +70,17 @@ class FeatureSet:
 
     @classmethod
     def build(
-        cls, model: HookedTransformer, sae: SAE, games: GameRecord, *, hook: str | None = None
+        cls,
+        model: HookedTransformer,
+        sae: SAE,
+        games: GameRecord,
+        *,
+        hook: str | None = None,
+        progress: bool = True,
     ) -> FeatureSet:
         hook = check_compatible(sae, model, hook)
         sites = [hook, "ln_final.hook_scale"]
-        acts = harvest(model, games, sites, progress=False)
+        acts = harvest(model, games, sites, progress=progress)
         valid = acts.labels.valid
         with torch.no_grad():
             feats = sae.encode(acts.flat(hook)[0].float())
