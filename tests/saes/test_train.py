@@ -118,3 +118,28 @@ def test_progress_bar_ends_at_its_total(monkeypatch):
     cfg = SAETrainConfig(hook=HOOK, k=4, n_tokens=122 * 64, batch_size=64)
     train_sae(tiny_model(), cfg, activations=random_batches)
     assert list(bars.values()) == [(122 * 64, 122 * 64)]
+
+
+def test_n_games_cycles_over_the_same_activations_in_a_new_order():
+    from itertools import islice
+
+    model = tiny_model()
+    kw = dict(batch_size=236, buffer_games=16, seed=3)  # 4 batches per chunk of 16 games
+    fresh = list(islice(activation_stream(model, HOOK, **kw), 8))
+    cycled = list(islice(activation_stream(model, HOOK, n_games=16, **kw), 12))
+    for a, b in zip(fresh[:4], cycled[:4], strict=True):
+        assert torch.equal(a, b)  # the first pass is the fresh stream's
+    first, second = torch.cat(cycled[:4]), torch.cat(cycled[4:8])
+    assert not torch.equal(first, second)  # a new order ...
+    assert torch.equal(first.sort(dim=0).values, second.sort(dim=0).values)  # ... same rows
+    assert not torch.equal(torch.cat(fresh[4:8]), second)  # fresh games differ
+    resumed = list(islice(activation_stream(model, HOOK, n_games=16, start=5, **kw), 7))
+    for a, b in zip(cycled[5:], resumed, strict=True):
+        assert torch.equal(a, b)  # a resume sees what an uninterrupted run did
+
+
+def test_n_games_must_be_whole_buffers():
+    import pytest
+
+    with pytest.raises(ValueError, match="multiple of buffer_games"):
+        next(activation_stream(tiny_model(), HOOK, batch_size=64, buffer_games=16, n_games=24))

@@ -86,6 +86,8 @@ class SAETrainConfig:
     n_tokens: int = 3_000_000  # activations seen in training (one per game position)
     batch_size: int = 4096  # activations per step
     buffer_games: int = 2048  # games mixed before shuffling (about 120k activations)
+    n_games: int | None = None  # None: fresh games for every buffer; n: the activations of
+    # n games only (a multiple of buffer_games), harvested once and reshuffled on every pass
     seed: int = 0
     normalize: str = "expected_average_only_in"  # sae-lens scales inputs; folded in at the end
     model_name: str = "othello"  # recorded in the SAE's metadata
@@ -117,8 +119,14 @@ def activation_stream(
     seed: int = 0,
     cache: ActivationCache | None = None,
     start: int = 0,
+    n_games: int | None = None,
 ) -> Iterator[Float[Tensor, "batch d_in"]]:
     """Endless shuffled batches of ``hook`` activations on fresh random games.
+
+    ``n_games``: instead, cycle over the activations of the first ``n_games`` games (a
+    multiple of ``buffer_games``), harvested once and kept in memory, in a new order on
+    every pass: a short run pays for fewer forward passes (its first pass is the fresh
+    stream's).
 
     ``cache``: read the model's activations from it where an earlier run harvested them
     (the same batches either way; ``saes.cache``). ``start``: the first batch to yield; the
@@ -132,18 +140,37 @@ def activation_stream(
             f"buffer_games={buffer_games} x {N_CTX} positions cannot fill one batch of "
             f"{batch_size}: use buffer_games >= {-(-batch_size // N_CTX)}."
         )
+    distinct = None
+    if n_games is not None:
+        if n_games < buffer_games or n_games % buffer_games:
+            raise ValueError(
+                f"n_games={n_games} must be a multiple of buffer_games={buffer_games}."
+            )
+        distinct = n_games // buffer_games  # chunks of games, cycled over
     where = None if cache is None else cache.stream_dir(model, seed=seed, buffer_games=buffer_games)
+    kept: dict[int, Tensor] = {}  # n_games: each distinct chunk's activations
 
-    def shuffled(chunk: int) -> Float[Tensor, "n d_in"]:
-        rng = np.random.default_rng([seed, chunk])
+    def harvested(chunk: int, rng: np.random.Generator) -> Float[Tensor, "n d_in"]:
         games = play_games(n_games=buffer_games, rng=rng)
         if where is None:
             acts = harvest(model, games, [hook], progress=False).acts[hook]
         else:
             acts = cache.chunk(model, games, hook, where / f"chunk-{chunk:06d}")
-        return acts.reshape(-1, acts.shape[-1])[
-            torch.from_numpy(rng.permutation(len(acts) * N_CTX))
-        ]
+        return acts.reshape(-1, acts.shape[-1])
+
+    def shuffled(chunk: int) -> Float[Tensor, "n d_in"]:
+        base = chunk if distinct is None else chunk % distinct
+        if chunk == base:  # the games' generator goes on to shuffle them
+            rng = np.random.default_rng([seed, chunk])
+            acts = harvested(chunk, rng)
+        else:  # a later pass (or a resume past the first): a new order of the same games
+            acts = kept.get(base)
+            if acts is None:
+                acts = harvested(base, np.random.default_rng([seed, base]))
+            rng = np.random.default_rng([seed, chunk])
+        if distinct is not None:
+            kept[base] = acts
+        return acts[torch.from_numpy(rng.permutation(len(acts)))]
 
     yield from chunked_batches(shuffled, per_chunk=per_chunk, batch_size=batch_size, start=start)
 
@@ -262,9 +289,10 @@ class _Trainer(SAETrainer):
     def _update_pbar(self, step_output, pbar, update_interval: int = 100) -> None:
         last = self.n_training_samples >= self.cfg.total_training_samples
         if self.n_training_steps % update_interval == 0 or last:
+            values = {k: v() if callable(v) else v for k, v in step_output.losses.items()}
             losses = " | ".join(
-                f"{name}: {float(value() if callable(value) else value):.5f}"
-                for name, value in step_output.losses.items()
+                f"{name}: {float(v.item() if isinstance(v, Tensor) else v):.5f}"
+                for name, v in values.items()
             )
             pbar.set_description(f"{self.n_training_steps}| {losses}", refresh=False)
         pbar.update(self.n_training_samples - pbar.n)
@@ -293,12 +321,14 @@ def train_sae(
     sae = _training_sae(cfg, d_in)
     # what must match to resume: everything but where it runs (a GPU run may end on a CPU)
     settings = {**asdict(cfg), "extra": {k: v for k, v in cfg.extra.items() if k != "device"}}
+    if cfg.n_games is None:  # as before the option existed: older checkpoints still resume
+        del settings["n_games"]
     store = None if checkpoints is None else CheckpointFolder(checkpoints, settings)
     trainer_cfg = _trainer_config(cfg, store, n_checkpoints)
     total = trainer_cfg.total_training_samples  # whole batches
     make_stream = activations or partial(
         activation_stream, model, cfg.hook, batch_size=cfg.batch_size,
-        buffer_games=cfg.buffer_games, seed=cfg.seed,
+        buffer_games=cfg.buffer_games, seed=cfg.seed, n_games=cfg.n_games,
     )  # fmt: skip
     found = None
     if store is not None:
