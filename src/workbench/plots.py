@@ -38,12 +38,12 @@ def _markers(mask: Bool[np.ndarray, " 64"], name: str, marker: dict) -> go.Scatt
 def restyle_board(fig: go.Figure, traces: list[go.BaseTraceType]) -> None:
     """Move a board figure's data to ``traces`` (from ``board_traces``) in place.
 
-    Only the data changes (positions, values, hover text, colour bar shown or not), so a
-    ``FigureWidget`` keeps its click handlers and layout.
+    Only the data changes (positions, values and their colour range, hover text, colour bar
+    shown or not), so a ``FigureWidget`` keeps its click handlers and layout.
     """
     with fig.batch_update():
         for i, trace in enumerate(traces[: TRACE["click"]]):
-            for key in ("x", "y", "z", "text"):
+            for key in ("x", "y", "z", "zmin", "zmax", "text"):
                 if key in trace and trace[key] is not None:
                     fig.data[i][key] = trace[key]
         fig.data[TRACE["heatmap"]].showscale = traces[TRACE["heatmap"]].showscale
@@ -63,13 +63,20 @@ def board_traces(
 ) -> list[go.BaseTraceType]:
     """The seven traces of one board (see the module docstring for their order).
 
-    ``zmax=None`` scales to the largest value; the default ``"board"`` colour scale runs
-    from the board's green (0) to amber, so empty, unlikely squares stay board-coloured.
+    ``zmin=None`` / ``zmax=None`` scale to the smallest / largest value of this board, so
+    ten legal moves at 0.1 each span the colour scale; the default ``"board"`` colour scale
+    runs from the board's green (0) to amber, so empty, unlikely squares stay board-coloured.
+    The bounds are always explicit: a slider's frames never inherit another board's scale.
     """
     board = np.asarray(board)
     z = np.zeros(64) if values is None else np.asarray(values, dtype=float)
     if values is None:  # a plain board: every cell board-green
         zmin, zmax, colorscale = 0.0, 1.0, "board"
+    else:
+        finite = z[np.isfinite(z)]
+        zmin = (float(finite.min()) if finite.size else 0.0) if zmin is None else zmin
+        zmax = (float(finite.max()) if finite.size else 1.0) if zmax is None else zmax
+        zmax = zmax if zmax > zmin else zmin + 1.0  # all values equal: the lowest colour
     if colorscale == "board":
         colorscale = [[0.0, BOARD_GREEN], [1.0, "#ffc107"]]
     text = [
@@ -118,11 +125,16 @@ def board_traces(
     ]
 
 
-def _board_layout(fig: go.Figure, title: str | None, size: int) -> go.Figure:
+#: Width beside a board's squares: its colour bar and legend (legend=False: the bar only).
+BESIDE, BESIDE_NO_LEGEND = 170, 80
+
+
+def _board_layout(fig: go.Figure, title: str | None, size: int, legend: bool = True) -> go.Figure:
     fig.update_layout(
         title=title,
-        width=size + 170,
+        width=size + (BESIDE if legend else BESIDE_NO_LEGEND),
         height=size,
+        showlegend=legend,
         plot_bgcolor=GRID_GREEN,
         margin=dict(l=30, r=10, t=40 if title else 10, b=10),
         legend=dict(x=1.02, y=0.0, yanchor="bottom", font=dict(size=11)),
@@ -150,10 +162,18 @@ def _board_layout(fig: go.Figure, title: str | None, size: int) -> go.Figure:
 
 
 def board_figure(
-    board: Int[np.ndarray, " 64"], *, title: str | None = None, size: int = 420, **traces
+    board: Int[np.ndarray, " 64"],
+    *,
+    title: str | None = None,
+    size: int = 420,
+    legend: bool = True,
+    **traces,
 ) -> go.Figure:
-    """One board. Keyword arguments go to ``board_traces`` (values, legal, last_move, ...)."""
-    return _board_layout(go.Figure(board_traces(board, **traces)), title, size)
+    """One board, ``size`` px high and ``size + 170`` wide (``+ 80`` with ``legend=False``).
+
+    Other keyword arguments go to ``board_traces`` (values, legal, last_move, ...).
+    """
+    return _board_layout(go.Figure(board_traces(board, **traces)), title, size, legend)
 
 
 def game_figure(

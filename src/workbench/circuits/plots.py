@@ -84,11 +84,14 @@ def graph_figure(
                     showlegend=False,
                 )
     fig.update_layout(
-        title=(
-            f"Feature graph: logit {graph.logit:.3f} "
-            f"(replacement model {graph.replacement_logit:.3f}), "
-            f"error nodes carry {graph.error_share:.0%} of the logit's inputs"
+        title=dict(  # two short lines: one long line was cut at a 900 px column's edge
+            text=(
+                f"Feature graph: logit {graph.logit:.3f} "
+                f"(replacement model {graph.replacement_logit:.3f})<br>"
+                f"<sup>error nodes carry {graph.error_share:.0%} of the logit's inputs</sup>"
+            )
         ),
+        margin=dict(t=80),
         xaxis_title="position (moves read - 1)",
         yaxis=dict(title="layer (top: the logit)", dtick=1),
         height=height,

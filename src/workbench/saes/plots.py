@@ -61,10 +61,11 @@ def feature_card_figure(card: FeatureCard, *, height: int = 300) -> go.Figure:
     fig.update_layout(
         title=f"Feature {card.feature}: {card.label} (F1 {card.label_f1:.2f})",
         height=height,
-        width=1100,
+        width=880,  # fits a 900 px notebook column
         showlegend=False,
         margin=dict(t=80, l=30, r=10, b=30),
     )
+    fig.update_annotations(font_size=12)  # the four subplot titles, each in a quarter
     return fig
 
 

@@ -20,6 +20,8 @@ from workbench.othello.squares import BLACK, SQUARE_NAMES, square_index
 from workbench.plots import TRACE, board_figure, board_traces, game_figure, restyle_board
 from workbench.widgets.static import StaticFormWidget
 
+WRAP = widgets.Layout(flex_flow="row wrap")  # a row that does not fit the column wraps
+
 
 class GameExplorer(StaticFormWidget):
     """Step through a game with a slider; click a legal square to play it from there.
@@ -29,19 +31,21 @@ class GameExplorer(StaticFormWidget):
     stones it flipped. Display it by leaving it as the last expression of a cell.
     """
 
-    def __init__(self, model: HookedTransformer, moves=None, *, size: int = 420, seed: int = 0):
+    def __init__(self, model: HookedTransformer, moves=None, *, size: int = 380, seed: int = 0):
         self.model = model
         self._rng = np.random.default_rng(seed)
         self.figure = go.FigureWidget(board_figure(np.zeros(64, dtype=np.int8), size=size))
         self.slider = widgets.IntSlider(
             value=0, min=0, max=0, description="moves", continuous_update=True
         )
-        self.info = widgets.HTML(layout=widgets.Layout(width="330px"))
+        # board (size + 170 px) and info side by side within a 900 px notebook column
+        self.info = widgets.HTML(layout=widgets.Layout(width="300px"))
         self.message = widgets.HTML()
-        undo = widgets.Button(description="Undo", icon="undo")
-        reset = widgets.Button(description="New game", icon="refresh")
-        random_game = widgets.Button(description="Random game", icon="random")
-        model_move = widgets.Button(description="Play model's move", icon="play")
+        fit = widgets.Layout(width="auto")  # ipywidgets' fixed 148 px cut the longer labels
+        undo = widgets.Button(description="Undo", icon="undo", layout=fit)
+        reset = widgets.Button(description="New game", icon="refresh", layout=fit)
+        random_game = widgets.Button(description="Random game", icon="random", layout=fit)
+        model_move = widgets.Button(description="Play model's move", icon="play", layout=fit)
         undo.on_click(lambda _: self.undo())
         reset.on_click(lambda _: self.set_moves([]))
         random_game.on_click(lambda _: self.random_game())
@@ -52,7 +56,7 @@ class GameExplorer(StaticFormWidget):
             [
                 widgets.HBox([reset, random_game, undo, model_move]),
                 self.slider,
-                widgets.HBox([self.figure, self.info]),
+                widgets.HBox([self.figure, self.info], layout=WRAP),
                 self.message,
             ]
         )

@@ -28,6 +28,8 @@ from workbench.plots import TRACE, board_figure, board_traces, flip_scan_figure,
 from workbench.probes import ProbeSuite
 from workbench.widgets.static import StaticFormWidget
 
+WRAP = widgets.Layout(flex_flow="row wrap")  # a row that does not fit the column wraps
+
 
 def _probs(logits: torch.Tensor) -> np.ndarray:
     return logits.softmax(-1)[0].numpy()
@@ -44,7 +46,7 @@ class InterventionExplorer(StaticFormWidget):
         *,
         first_site: str | None = None,
         scale: float = 10.0,
-        size: int = 380,
+        size: int = 300,
     ):
         self.model, self.suite = model, suite
         self.moves = [int(m) for m in parse_moves(moves)[0] if m >= 0]
@@ -67,17 +69,20 @@ class InterventionExplorer(StaticFormWidget):
         self.info = widgets.HTML()
         self.edit: tuple[int, int] | None = None  # (square, to_class)
         blank = np.zeros(64, dtype=np.int8)
-        self.before = go.FigureWidget(board_figure(blank, title="model as it is", size=size))
+        # side by side in a 900 px notebook column: the legend on the edited board only
+        self.before = go.FigureWidget(
+            board_figure(blank, title="model as it is", size=size, legend=False)
+        )
         self.after = go.FigureWidget(board_figure(blank, title="after the edit", size=size))
         self.after.data[TRACE["click"]].on_click(self._on_click)
         for control in (self.site, self.scale, self.position):
             control.observe(lambda _: self.update(), names="value")
-        clear = widgets.Button(description="Clear edit")
+        clear = widgets.Button(description="Clear edit", layout=widgets.Layout(width="auto"))
         clear.on_click(lambda _: self.flip(None))
         self.widget = widgets.VBox(
             [
-                widgets.HBox([self.position, self.site, self.scale, clear]),
-                widgets.HBox([self.before, self.after]),
+                widgets.HBox([self.position, self.site, self.scale, clear], layout=WRAP),
+                widgets.HBox([self.before, self.after], layout=WRAP),
                 self.info,
             ]
         )
