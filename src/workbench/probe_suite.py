@@ -16,29 +16,41 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from workbench import paths
 from workbench.activations import PROPERTIES, harvest, resid_sites
 from workbench.models.config import random_init_twin
-from workbench.models.registry import DATA_DIR, canonical_name, load_model
+from workbench.models.registry import canonical_name, load_model
 from workbench.othello.engine import play_games
 from workbench.probes import ProbeConfig, ProbeSuite, train_probes
 from workbench.provenance import hardware
 
-PROBES_DIR = DATA_DIR / "probes"
 PROBE_GAMES_SEED = 424242
 
 
-def probe_dir(model_name: str) -> Path:
+def probes_root(data_dir: str | Path | None = None) -> Path:
+    """``data/probes`` of the data folder (``workbench.paths.data_dir``)."""
+    return paths.data_dir(data_dir) / "probes"
+
+
+def __getattr__(name: str) -> Path:
+    # PROBES_DIR stays importable, resolved when read (workbench.paths).
+    if name == "PROBES_DIR":
+        return probes_root()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def probe_dir(model_name: str, *, data_dir: str | Path | None = None) -> Path:
     """Where a model's probe suite and intervention sweep are shipped (an alias finds the
     folder of the model it names)."""
-    return PROBES_DIR / canonical_name(model_name)
+    return probes_root(data_dir) / canonical_name(model_name)
 
 
-def load_probes(model_name: str = "othello") -> ProbeSuite:
-    """The shipped probe suite of a shipped model."""
-    folder = probe_dir(model_name)
+def load_probes(model_name: str = "othello", *, data_dir: str | Path | None = None) -> ProbeSuite:
+    """The shipped probe suite of a shipped model (``data_dir``: another data folder)."""
+    folder = probe_dir(model_name, data_dir=data_dir)
     if not (folder / "probes.json").exists():
         raise FileNotFoundError(
-            f"No shipped probes for {model_name!r}; shipped: {list_probe_suites()}. "
+            f"No shipped probes for {model_name!r}; shipped: {list_probe_suites(data_dir)}. "
             f"Train them: workbench probes {model_name}"
         )
     return ProbeSuite.load(folder)
@@ -83,6 +95,7 @@ def build_probe_suite(
     return suite
 
 
-def list_probe_suites() -> list[str]:
+def list_probe_suites(data_dir: str | Path | None = None) -> list[str]:
     """Names of the models that have shipped probes."""
-    return sorted(p.name for p in PROBES_DIR.glob("*") if (p / "probes.json").exists())
+    root = probes_root(data_dir)
+    return sorted(p.name for p in root.glob("*") if (p / "probes.json").exists())

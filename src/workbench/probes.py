@@ -21,6 +21,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from workbench.activations import PROPERTIES, Activations
+from workbench.manifest import verify
 from workbench.models.io import atomic_write, read_json, write_json
 
 
@@ -156,6 +157,7 @@ class ProbeSuite:
             raise FileNotFoundError(f"No probes.json in {folder}.")
         meta = read_json(folder / "probes.json", error=ProbeFileError, what="Probe suite record")
         weights = folder / "probes.safetensors"
+        verify(weights)
         try:
             tensors = load_file(str(weights))
         except (SafetensorError, OSError) as err:

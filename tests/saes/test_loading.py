@@ -20,7 +20,7 @@ HOOK = "blocks.1.hook_resid_post"
 
 @pytest.fixture
 def shipped(tmp_path, monkeypatch):
-    monkeypatch.setattr(loading, "SAES_DIR", tmp_path)
+    monkeypatch.setenv("WORKBENCH_DATA", str(tmp_path))  # SAEs in tmp_path/saes
     sae = identity_sae(32, HOOK)
     save_sae(sae, loading.sae_dir("tiny", HOOK, "standard"), {"note": "test"})
     return sae

@@ -34,8 +34,9 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
+from workbench import paths
 from workbench.activations import harvest, hook_layer
-from workbench.models.registry import DATA_DIR, canonical_name
+from workbench.models.registry import canonical_name
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
 
@@ -173,23 +174,35 @@ def train_transcoder(model: HookedTransformer, cfg: TranscoderTrainConfig) -> Tr
     return TrainedTranscoder(tc, cfg, seconds, ev, l0)
 
 
-TRANSCODERS_DIR = DATA_DIR / "transcoders"
+def transcoders_root(data_dir: str | Path | None = None) -> Path:
+    """``data/transcoders`` of the data folder (``workbench.paths.data_dir``)."""
+    return paths.data_dir(data_dir) / "transcoders"
 
 
-def transcoder_dir(model_name: str, layer: int) -> Path:
-    return TRANSCODERS_DIR / canonical_name(model_name) / f"blocks.{layer}.mlp"
+def __getattr__(name: str) -> Path:
+    # TRANSCODERS_DIR stays importable, resolved when read (workbench.paths).
+    if name == "TRANSCODERS_DIR":
+        return transcoders_root()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def load_transcoders(model_name: str = "othello") -> dict[int, Transcoder]:
+def transcoder_dir(model_name: str, layer: int, *, data_dir: str | Path | None = None) -> Path:
+    return transcoders_root(data_dir) / canonical_name(model_name) / f"blocks.{layer}.mlp"
+
+
+def load_transcoders(
+    model_name: str = "othello", *, data_dir: str | Path | None = None
+) -> dict[int, Transcoder]:
     """The shipped transcoders of ``model_name``, one per layer, by layer."""
-    from sae_lens import SAE
+    from workbench.saes.loading import load_sae_folder
 
-    folders = sorted((TRANSCODERS_DIR / canonical_name(model_name)).glob("blocks.*.mlp"))
+    root = transcoders_root(data_dir)
+    folders = sorted((root / canonical_name(model_name)).glob("blocks.*.mlp"))
     if not folders:
-        have = sorted(p.name for p in TRANSCODERS_DIR.glob("*")) if TRANSCODERS_DIR.exists() else []
+        have = sorted(p.name for p in root.glob("*")) if root.exists() else []
         raise FileNotFoundError(
-            f"No shipped transcoders for {model_name!r} in {TRANSCODERS_DIR} (have: {have}); "
+            f"No shipped transcoders for {model_name!r} in {root} (have: {have}); "
             f"train them with `workbench transcoders {model_name}`."
         )
-    transcoders = [SAE.load_from_disk(f) for f in folders]
+    transcoders = [load_sae_folder(f) for f in folders]
     return {hook_layer(tc.cfg.metadata.hook_name): tc for tc in transcoders}

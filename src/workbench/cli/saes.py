@@ -8,6 +8,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from workbench import paths
 from workbench.cli.flags import (
     comma_separated,
     non_negative_float,
@@ -16,7 +17,6 @@ from workbench.cli.flags import (
     positive_int,
     recorded_command,
 )
-from workbench.models.registry import DATA_DIR
 
 if TYPE_CHECKING:
     from workbench.provenance import RunRecord
@@ -184,6 +184,9 @@ def _sae_split(args: argparse.Namespace) -> None:
     _finish(args, record, rows, out=args.out)
 
 
+SUPERPOSITION_RECORD = "sweeps/superposition_by_layer.json"  # under the data folder
+
+
 def _superposition(args: argparse.Namespace) -> None:
     from workbench.models import load_model
     from workbench.models.registry import canonical_name
@@ -198,7 +201,7 @@ def _superposition(args: argparse.Namespace) -> None:
         model = load_model(name)
         record.add_weights(f"model {name}", model)
         rows += shipped_coverage_by_layer(name, games, model=model, record=record)
-    _finish(args, record, rows, out=args.out)
+    _finish(args, record, rows, out=args.out or paths.data_dir() / SUPERPOSITION_RECORD)
 
 
 def _finish(args: argparse.Namespace, record: RunRecord, rows: list[dict], *, out) -> None:
@@ -408,7 +411,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=non_negative_int, default=None, help="as sae-table's --seed")
     p.add_argument(
         "--out",
-        default=DATA_DIR / "sweeps" / "superposition_by_layer.json",
+        default=None,
         help="the record (JSON; default: the one in the workbench's data/sweeps/)",
     )
     _note_argument(p)

@@ -18,6 +18,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformer_lens import HookedTransformer
 
+from workbench import paths
+from workbench.manifest import verify
 from workbench.models.config import OthelloGPTConfig
 from workbench.models.lm import LMConfig
 
@@ -110,14 +112,21 @@ def round_through(model: HookedTransformer, dtype: torch.dtype) -> HookedTransfo
 
 
 def shown_path(path: Path) -> str:
-    """``path`` relative to the repository when inside it, for records that name no machine."""
+    """``path`` relative to the repository when inside it (``data/...`` when inside the data
+    folder, wherever that is), for records that name no machine."""
+    resolved = Path(path).resolve()
     try:
-        return str(Path(path).resolve().relative_to(REPO_ROOT))
+        return str(resolved.relative_to(REPO_ROOT))
     except ValueError:
+        pass
+    try:
+        return str("data" / resolved.relative_to(paths.data_dir()))
+    except (ValueError, paths.DataDirError):
         return str(path)
 
 
-REPO_ROOT = Path(__file__).resolve().parents[3]  # holds data/, notebooks/, src/
+#: The clone the package runs from (holds data/, notebooks/, src/); see workbench.paths.
+REPO_ROOT = paths.CLONE_ROOT
 WEIGHTS = "model.safetensors"
 SHARD_INDEX = "model.safetensors.index.json"
 
@@ -159,6 +168,7 @@ def read_config(folder: Path) -> OthelloGPTConfig | LMConfig:
             f"No config.json in {folder}: a saved model folder holds "
             "model.safetensors, config.json and card.json."
         )
+    verify(path)
     raw = read_json(path, what="Model config")
     try:
         if raw.get("kind") == LMConfig.kind:
@@ -173,6 +183,7 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"Weights file {path} does not exist.")
+    verify(path)
     try:
         if path.suffix == ".safetensors":
             return load_file(str(path))

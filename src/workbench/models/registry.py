@@ -15,10 +15,10 @@ from typing import Literal
 
 from transformer_lens import HookedTransformer
 
+from workbench import paths
 from workbench.models.config import PUBLISHED_CONFIG, OthelloGPTConfig
 from workbench.models.hub import TIMEOUT, hub_reachable, hub_timeouts, offline_message
 from workbench.models.io import (
-    REPO_ROOT,
     ModelFileError,
     load_model_folder,
     load_state_dict,
@@ -26,8 +26,6 @@ from workbench.models.io import (
     read_json,
 )
 
-DATA_DIR = REPO_ROOT / "data"
-MODELS_DIR = DATA_DIR / "models"
 PUBLISHED_REPO = "Baidicoot/Othello-GPT-Transformer-Lens"  # TransformerLens's source
 HUB_REPOS = {"othello-gpt": PUBLISHED_REPO, "gpt2-small": "gpt2"}  # published entries' repos
 WEIGHT_SUFFIXES = (".pth", ".safetensors", ".bin")
@@ -52,7 +50,11 @@ class ModelEntry:
 
     @property
     def path(self) -> Path | None:
-        return MODELS_DIR / self.folder if self.folder else None
+        return self.path_in()
+
+    def path_in(self, data_dir: str | Path | None = None) -> Path | None:
+        """The shipped folder in ``data_dir`` (default: ``workbench.paths.data_dir()``)."""
+        return paths.models_dir(data_dir) / self.folder if self.folder else None
 
     @property
     def aliases(self) -> list[str]:
@@ -161,6 +163,15 @@ REGISTRY: dict[str, ModelEntry] = {
 ALIASES: dict[str, str] = {"othello": "othello-gpt-cpu-6l", "othello-small": "othello-gpt-cpu"}
 
 
+def __getattr__(name: str) -> Path:
+    # DATA_DIR and MODELS_DIR stay importable, resolved when read (workbench.paths).
+    if name == "DATA_DIR":
+        return paths.data_dir()
+    if name == "MODELS_DIR":
+        return paths.models_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def canonical_name(name: str) -> str:
     """The entry an alias points at; any other name unchanged. Artefacts are filed under it."""
     return ALIASES.get(name, name)
@@ -171,23 +182,28 @@ def list_models() -> list[ModelEntry]:
     return list(REGISTRY.values())
 
 
-def model_card(name: str = "othello") -> dict:
+def model_card(name: str = "othello", *, data_dir: str | Path | None = None) -> dict:
     """The card of a shipped model: architecture, training, hardware and measured figures."""
     entry = _entry(name)
     if entry.kind != "shipped":
         raise ValueError(f"{name!r} is not a shipped model and has no card here.")
-    return read_json(entry.path / "card.json", what="Model card")
+    return read_json(entry.path_in(data_dir) / "card.json", what="Model card")
 
 
 def load_model(
-    name: str = "othello", *, path: str | Path | None = None, cache_dir: str | Path | None = None
+    name: str = "othello",
+    *,
+    path: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
 ) -> HookedTransformer:  # minilm: a HookedEncoder
     """Load a model by name as a ``HookedTransformer`` in eval mode on the CPU.
 
     ``path``: a local weights file (``.pth`` or ``.safetensors``) for the published
     OthelloGPT, a Hugging Face model folder for GPT-2 and MiniLM, or a saved model folder
     (``config.json`` beside the weights) for any other name; anything else is refused.
-    ``cache_dir``: the Hugging Face cache to look in.
+    ``cache_dir``: the Hugging Face cache to look in. ``data_dir``: the data folder of the
+    shipped models (default: ``$WORKBENCH_DATA``, else the clone's; ``workbench.paths``).
 
     A model loaded by name alone records it in ``model.cfg.model_name`` (the entry's own
     name), which SAEs are checked against (``workbench.saes.loading.check_compatible``).
@@ -195,7 +211,7 @@ def load_model(
     entry = _entry(name)
     if path is not None:
         return _load_path(entry, Path(path), cache_dir)
-    model = _load_entry(entry, name, cache_dir)
+    model = _load_entry(entry, name, cache_dir, data_dir)
     model.cfg.model_name = entry.name
     return model
 
@@ -228,15 +244,18 @@ def _load_path(entry: ModelEntry, path: Path, cache_dir: str | Path | None) -> H
     )
 
 
-def _load_entry(entry: ModelEntry, name: str, cache_dir: str | Path | None) -> HookedTransformer:
+def _load_entry(
+    entry: ModelEntry, name: str, cache_dir: str | Path | None, data_dir: str | Path | None
+) -> HookedTransformer:
     """The registry's own model of ``entry``."""
     if entry.kind == "shipped":
-        if entry.status == "missing":
+        folder = entry.path_in(data_dir)
+        if not (folder / "config.json").exists():
             raise ModelFileError(
-                f"Model {name!r} should be shipped in {entry.path}, but it is not there: "
-                "is this a full clone of the repository?"
+                f"Model {name!r} should be shipped in {folder}, but it is not there: "
+                "is this a full clone of the repository (or a copy of its data/ folder)?"
             )
-        return load_model_folder(entry.path)
+        return load_model_folder(folder)
     if entry.name == "minilm":
         from workbench.models.minilm import load_minilm
 

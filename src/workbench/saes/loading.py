@@ -27,13 +27,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformer_lens import HookedTransformer
 
+from workbench import paths
 from workbench.activations import HookNameError, hook_layer, validate_hooks
+from workbench.manifest import verify
 from workbench.models.hub import cache_unless_reachable, offline_message
 from workbench.models.io import read_json, write_json
-from workbench.models.registry import DATA_DIR, canonical_name
+from workbench.models.registry import canonical_name
 from workbench.outputs import output_dir
 
-SAES_DIR = DATA_DIR / "saes"
 RANDOM_INIT = "-random-init"
 
 
@@ -57,6 +58,8 @@ def load_sae_folder(folder: str | Path, *, device: str = "cpu") -> SAE:
     """``SAE.load_from_disk``, with a missing or corrupt ``cfg.json`` or weights file
     raising an ``SAEFileError`` that names the file and what is wrong."""
     folder = Path(folder)
+    for name in ("cfg.json", "sae_weights.safetensors"):
+        verify(folder / name)
     cfg = read_json(folder / "cfg.json", error=SAEFileError, what="SAE config")
     missing = [key for key in ("d_in", "d_sae") if key not in cfg]
     if missing:
@@ -79,19 +82,41 @@ class SAEEntry:
     path: Path
 
 
-def site_dir(model: str, hook: str) -> Path:
+def saes_dir(data_dir: str | Path | None = None) -> Path:
+    """``data/saes`` of the data folder (``workbench.paths.data_dir``)."""
+    return paths.data_dir(data_dir) / "saes"
+
+
+def __getattr__(name: str) -> Path:
+    # SAES_DIR and DATA_DIR stay importable, resolved when read (workbench.paths).
+    if name == "SAES_DIR":
+        return saes_dir()
+    if name == "DATA_DIR":
+        return paths.data_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def site_dir(model: str, hook: str, *, data_dir: str | Path | None = None) -> Path:
     """The folder of a model's SAEs at one site (and of their comparison table)."""
-    return SAES_DIR / canonical_name(model) / hook
+    return saes_dir(data_dir) / canonical_name(model) / hook
 
 
-def sae_dir(model: str, hook: str, architecture: str, *, random_init: bool = False) -> Path:
-    return site_dir(model, hook) / (architecture + (RANDOM_INIT if random_init else ""))
+def sae_dir(
+    model: str,
+    hook: str,
+    architecture: str,
+    *,
+    random_init: bool = False,
+    data_dir: str | Path | None = None,
+) -> Path:
+    folder = site_dir(model, hook, data_dir=data_dir)
+    return folder / (architecture + (RANDOM_INIT if random_init else ""))
 
 
-def list_saes(model: str | None = None) -> list[SAEEntry]:
+def list_saes(model: str | None = None, *, data_dir: str | Path | None = None) -> list[SAEEntry]:
     """Every shipped SAE (optionally of one model)."""
     entries = []
-    for cfg in sorted(SAES_DIR.glob("*/*/*/cfg.json")):
+    for cfg in sorted(saes_dir(data_dir).glob("*/*/*/cfg.json")):
         folder = cfg.parent
         name = folder.name
         entries.append(
@@ -200,16 +225,24 @@ def load_sae(
     *,
     random_init: bool = False,
     device: str = "cpu",
+    data_dir: str | Path | None = None,
 ) -> SAE:
     """A shipped SAE by (model, hook, architecture), or a published one by (release, id).
 
-    ``load_sae("othello", "blocks.2.hook_resid_post", "topk")`` reads ``data/saes``;
+    ``load_sae("othello", "blocks.2.hook_resid_post", "topk")`` reads ``data/saes``
+    (``data_dir``: another data folder; default ``workbench.paths.data_dir()``);
     ``load_sae("gpt2-small-res-jb", "blocks.8.hook_resid_pre")`` goes through
     ``SAE.from_pretrained`` (the Hub or its local cache).
     """
-    shipped = list_saes(model_or_release)
+    shipped = list_saes(model_or_release, data_dir=data_dir)
     if shipped:
-        folder = sae_dir(model_or_release, hook_or_id, architecture or "", random_init=random_init)
+        folder = sae_dir(
+            model_or_release,
+            hook_or_id,
+            architecture or "",
+            random_init=random_init,
+            data_dir=data_dir,
+        )
         if not (folder / "cfg.json").exists():
             have = sorted(
                 f"({e.hook!r}, {e.architecture!r}{', random_init=True' if e.random_init else ''})"

@@ -265,13 +265,14 @@ def ship_lm(
         round_through,
         shown_path,
     )
-    from workbench.models.registry import MODELS_DIR
     from workbench.outputs import check_output_dir, output_dir, plain_name
     from workbench.text.induction import ablation_effects
     from workbench.training.ship import older_model_folder
 
     plain_name(name, what="--name")
-    folder = (models_dir or MODELS_DIR) / name
+    from workbench.paths import models_dir as shipped_models_dir
+
+    folder = Path(models_dir or shipped_models_dir()) / name
     check_output_dir(folder, overwrite=overwrite, recognise=older_model_folder)
     run = Path(run_dir)
     model = round_through(load_model_folder(run / "best"), torch.float16)

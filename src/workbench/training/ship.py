@@ -27,8 +27,8 @@ from workbench.models.io import (
     save_model,
     shown_path,
 )
-from workbench.models.registry import MODELS_DIR
 from workbench.outputs import check_output_dir, output_dir, plain_name
+from workbench.paths import models_dir as shipped_models_dir
 
 
 def ship(
@@ -39,14 +39,15 @@ def ship(
     n_games: int = 2000,
     dtype: str = "float32",
     max_shard_bytes: int | None = 15 * 2**20,
-    models_dir: Path = MODELS_DIR,
+    models_dir: Path | None = None,
     overwrite: bool = False,
 ) -> dict:
     """Evaluate the run's ``best/`` model as shipped and write it to ``models_dir/name``
     (a plain folder name), replacing a model shipped there before; ``overwrite`` replaces
-    a folder that holds other files too (``workbench.outputs``)."""
+    a folder that holds other files too (``workbench.outputs``). ``models_dir`` defaults
+    to the data folder's ``models/`` (``workbench.paths``)."""
     plain_name(name, what="--name")
-    folder = models_dir / name
+    folder = Path(models_dir or shipped_models_dir()) / name
     check_output_dir(folder, overwrite=overwrite, recognise=older_model_folder)
     run = Path(run_dir)
     model = round_through(load_model_folder(run / "best"), getattr(torch, dtype))
