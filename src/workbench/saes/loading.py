@@ -164,6 +164,20 @@ OLDER_SAE = (
 )
 
 
+def _same_model(a: str, b: str) -> bool:
+    """Two model names for the same weights: an alias (``othello``) names the model it points
+    at now (``othello-gpt-cpu-6l``), also with ``-random-init`` after it."""
+    from workbench.models.registry import canonical_name
+
+    def canon(name: str) -> str:
+        suffix = "-random-init"
+        if name.endswith(suffix):
+            return canonical_name(name[: -len(suffix)]) + suffix
+        return canonical_name(name)
+
+    return canon(a) == canon(b)
+
+
 def older_sae_folder(folder: Path) -> bool:
     """Whether ``folder`` holds an SAE's files and nothing else (``SAE_FILES``)."""
     names = {p.name for p in folder.iterdir()}
@@ -327,7 +341,7 @@ def check_compatible(
     if recorded is not None and hook != recorded:
         problems.append(f"it was trained at {recorded!r}, not {hook!r}")
     trained_on, model_name = sae.cfg.metadata.model_name, _known_name(model)
-    if trained_on and model_name and trained_on != model_name:
+    if trained_on and model_name and _same_model(trained_on, model_name) is False:
         problems.append(f"it was trained on model {trained_on!r}, not {model_name!r}")
     if problems:
         message = f"This SAE does not belong here: {' and '.join(problems)}."

