@@ -66,7 +66,9 @@ def test_matryoshka_levels_must_fit_the_dictionary():
 def test_matryoshka_levels_are_checked_only_for_matryoshka():
     from workbench.saes.train import _training_sae
 
-    sae = _training_sae(SAETrainConfig(hook=HOOK, architecture="topk", matryoshka_levels=0), 32)
+    sae = _training_sae(
+        SAETrainConfig(hook=HOOK, architecture="topk", matryoshka_levels=0), 32, "custom"
+    )
     assert sae.cfg.k == 32
 
 
@@ -143,3 +145,27 @@ def test_n_games_must_be_whole_buffers():
 
     with pytest.raises(ValueError, match="multiple of buffer_games"):
         next(activation_stream(tiny_model(), HOOK, batch_size=64, buffer_games=16, n_games=24))
+
+
+def test_the_sae_records_the_models_registry_name_so_it_passes_check_compatible():
+    # The default used to be the alias "othello", which check_compatible refuses on the
+    # model load_model("othello") returns (it records "othello-gpt-cpu-6l"): notebook 03's
+    # live SAE failed its evaluation.
+    from workbench.models.registry import canonical_name
+    from workbench.saes.loading import check_compatible
+    from workbench.saes.train import recorded_model_name
+
+    model = tiny_model()
+    model.cfg.model_name = canonical_name("othello")
+    assert recorded_model_name(SAETrainConfig(hook=HOOK), model) == canonical_name("othello")
+    named = SAETrainConfig(hook=HOOK, model_name="othello-random-init")
+    assert recorded_model_name(named, model) == canonical_name("othello") + "-random-init"
+
+    def random_batches(start=0):
+        while True:
+            yield torch.randn(64, 32)
+
+    cfg = SAETrainConfig(hook=HOOK, k=4, n_tokens=4 * 64, batch_size=64)
+    trained = train_sae(model, cfg, activations=random_batches)
+    assert trained.sae.cfg.metadata.model_name == canonical_name("othello")
+    assert check_compatible(trained.sae, model) == HOOK

@@ -51,10 +51,11 @@ from transformer_lens import HookedTransformer
 
 from workbench.activations import chunked_batches, harvest, validate_hooks
 from workbench.checkpoints import CheckpointFolder
+from workbench.models.registry import canonical_name
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
 from workbench.saes.cache import ActivationCache
-from workbench.saes.loading import hook_width
+from workbench.saes.loading import RANDOM_INIT, hook_width
 from workbench.signals import StopSignals
 
 Architecture = Literal["topk", "batchtopk", "standard", "gated", "jumprelu", "matryoshka"]
@@ -90,7 +91,8 @@ class SAETrainConfig:
     # n games only (a multiple of buffer_games), harvested once and reshuffled on every pass
     seed: int = 0
     normalize: str = "expected_average_only_in"  # sae-lens scales inputs; folded in at the end
-    model_name: str = "othello"  # recorded in the SAE's metadata
+    model_name: str | None = None  # recorded in the SAE's metadata (an alias is resolved);
+    # None: the registry name load_model recorded on the model (check_compatible reads it)
     context_size: int = N_CTX  # positions per sequence the activations come from (metadata)
     prepend_bos: bool = False  # whether those sequences start with BOS (metadata)
     dataset: str = "workbench synthetic random-legal-move games"  # metadata
@@ -202,11 +204,19 @@ def _sparsity_knobs(cfg: SAETrainConfig, d_in: int) -> dict:
     raise AssertionError(f"no sparsity settings for {cfg.architecture!r}")  # see __post_init__
 
 
-def _training_sae(cfg: SAETrainConfig, d_in: int):
+def recorded_model_name(cfg: SAETrainConfig, model: HookedTransformer) -> str:
+    """The model name an SAE records: ``cfg.model_name`` with an alias resolved
+    (``othello-random-init`` -> ``othello-gpt-cpu-6l-random-init``), else the model's own."""
+    name = cfg.model_name or model.cfg.model_name
+    base = name.removesuffix(RANDOM_INIT)
+    return canonical_name(base) + name[len(base) :]
+
+
+def _training_sae(cfg: SAETrainConfig, d_in: int, model_name: str):
     config_cls, sae_cls = ARCHITECTURES[cfg.architecture]
     knobs = _sparsity_knobs(cfg, d_in)
     metadata = SAEMetadata(
-        model_name=cfg.model_name,
+        model_name=model_name,
         hook_name=cfg.hook,
         context_size=cfg.context_size,
         prepend_bos=cfg.prepend_bos,
@@ -318,7 +328,7 @@ def train_sae(
     once the SAE is stored.
     """
     d_in = hook_width(model, cfg.hook)
-    sae = _training_sae(cfg, d_in)
+    sae = _training_sae(cfg, d_in, recorded_model_name(cfg, model))
     # what must match to resume: everything but where it runs (a GPU run may end on a CPU)
     settings = {**asdict(cfg), "extra": {k: v for k, v in cfg.extra.items() if k != "device"}}
     if cfg.n_games is None:  # as before the option existed: older checkpoints still resume
