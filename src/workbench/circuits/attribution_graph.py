@@ -33,6 +33,7 @@ from collections.abc import Callable
 import torch
 from sae_lens.saes.transcoder import Transcoder
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.activations import hook_layer
@@ -158,9 +159,11 @@ def build_attribution_graph(
     *,
     keep: int = 6,
     max_nodes: int = 40,
+    progress: bool = True,
 ) -> FeatureGraph:
     """The pruned attribution graph of ``metric`` (e.g. ``attribution.logit_metric``),
-    read at ``position``, through the transcoders' features (see module doc)."""
+    read at ``position``, through the transcoders' features (see module doc). A progress
+    bar counts the nodes expanded (one backward pass each)."""
     start = time.perf_counter()
     rep = LocalReplacement(model, transcoders, tokens)
     n_layers = model.cfg.n_layers
@@ -211,7 +214,9 @@ def build_attribution_graph(
             kept.append(src)
         return kept
 
+    bar = tqdm(total=max_nodes + 1, desc="attribution graph", unit="node", disable=not progress)
     queue = sources(nodes[0])
+    bar.update()
     expanded = set()
     while queue and len(expanded) < max_nodes:
         queue.sort(key=lambda i: -nodes[i].layer)  # expand from the top down
@@ -220,6 +225,9 @@ def build_attribution_graph(
             continue
         expanded.add(i)
         queue += [s for s in sources(nodes[i]) if s not in expanded]
+        bar.update()
+    bar.total = bar.n  # fewer nodes to expand than max_nodes: done, not cut short
+    bar.close()
     with torch.no_grad():
         replacement = float(metric(rep.run()[0]))
     return FeatureGraph(

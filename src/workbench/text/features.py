@@ -21,6 +21,7 @@ import torch
 from jaxtyping import Float, Int
 from sae_lens import SAE
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.saes.loading import check_compatible
@@ -163,13 +164,16 @@ def text_features(
     tokens: Int[Tensor, "window pos"],
     *,
     hook: str | None = None,
+    progress: bool = True,
 ) -> TextFeatureSet:
-    """Encode every non-BOS position of ``tokens`` with ``sae`` and keep the active entries."""
+    """Encode every non-BOS position of ``tokens`` with ``sae`` and keep the active entries
+    (a progress bar per window encoded)."""
     hook = check_compatible(sae, model, hook)
     acts = hook_activations(model, tokens, hook)
     pos_len = tokens.shape[1]
     positions, features, values = [], [], []
-    for window in range(tokens.shape[0]):
+    windows = range(tokens.shape[0])
+    for window in tqdm(windows, desc="SAE features", unit="window", disable=not progress):
         feats = sae.encode(acts[window, 1:].float())  # pos-1 d_sae
         pos, feat = feats.nonzero(as_tuple=True)
         positions.append(window * pos_len + pos + 1)

@@ -21,6 +21,7 @@ from typing import Literal
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.patching import TokenPair
@@ -110,27 +111,30 @@ def ablation_effects(
     n_seqs: int = 32,
     seed: int = 0,
     method: Literal["mean", "zero"] = "mean",
+    progress: bool = True,
 ) -> Float[Tensor, "layer head"]:
-    """Rise in second-repeat loss when one head's output (``hook_z``) is ablated."""
+    """Rise in second-repeat loss when one head's output (``hook_z``) is ablated (one
+    forward pass per head, counted by a progress bar)."""
     tokens = repeated_tokens(model, half_len=half_len, n_seqs=n_seqs, seed=seed)
     second = slice(half_len + 1, None)
     base = per_token_loss(model(tokens), tokens)[:, second].mean()
     effects = torch.zeros(model.cfg.n_layers, model.cfg.n_heads)
-    for layer in range(model.cfg.n_layers):
-        for head in range(model.cfg.n_heads):
+    heads = [
+        (layer, head) for layer in range(model.cfg.n_layers) for head in range(model.cfg.n_heads)
+    ]
+    desc = f"ablating {model.cfg.model_name} heads"
+    for layer, head in tqdm(heads, desc=desc, unit="head", disable=not progress):
 
-            def ablate(z, hook, head=head):
-                if method == "mean":
-                    z[:, :, head] = z[:, :, head].mean(dim=1, keepdim=True)
-                else:
-                    z[:, :, head] = 0.0
-                return z
+        def ablate(z, hook, head=head):
+            if method == "mean":
+                z[:, :, head] = z[:, :, head].mean(dim=1, keepdim=True)
+            else:
+                z[:, :, head] = 0.0
+            return z
 
-            logits = model.run_with_hooks(
-                tokens, fwd_hooks=[(f"blocks.{layer}.attn.hook_z", ablate)]
-            )
-            loss = per_token_loss(logits, tokens)[:, second].mean()
-            effects[layer, head] = (loss - base).item()
+        logits = model.run_with_hooks(tokens, fwd_hooks=[(f"blocks.{layer}.attn.hook_z", ablate)])
+        loss = per_token_loss(logits, tokens)[:, second].mean()
+        effects[layer, head] = (loss - base).item()
     return effects
 
 

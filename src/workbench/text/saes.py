@@ -18,6 +18,7 @@ import torch
 from jaxtyping import Float, Int
 from sae_lens import SAE
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.activations import chunked_batches, validate_hooks
@@ -92,10 +93,14 @@ def text_sae_metrics(
     tokens: Int[Tensor, "batch pos"],
     *,
     hook: str | None = None,
+    progress: bool = True,
 ) -> SAEMetrics:
-    """sae-lens's standard figures for ``sae`` spliced into ``model`` on ``tokens``."""
+    """sae-lens's standard figures for ``sae`` spliced into ``model`` on ``tokens`` (four
+    passes over them, counted by a progress bar: activations, clean, spliced, zeroed)."""
     hook = check_compatible(sae, model, hook)
+    bar = tqdm(total=4, desc="SAE metrics", unit="pass", disable=not progress)
     x = hook_activations(model, tokens, hook)[:, 1:].reshape(-1, sae.cfg.d_in).float()
+    bar.update()
     feats = sae.encode(x)
     recon = sae.decode(feats)
 
@@ -109,9 +114,10 @@ def text_sae_metrics(
 
     def loss(fwd_hooks=()) -> float:
         with model.hooks(fwd_hooks=list(fwd_hooks)):
-            return (
-                torch.stack([next_token_loss(model(c), c) for c in tokens.split(64)]).mean().item()
-            )
+            value = torch.stack([next_token_loss(model(c), c) for c in tokens.split(64)])
+        bar.update()
+        return value.mean().item()
 
     clean, spliced, zeroed = loss(), loss([(hook, splice)]), loss([(hook, zero)])
+    bar.close()
     return SAEMetrics.measure(x, feats, recon, loss_clean=clean, loss_sae=spliced, loss_zero=zeroed)
