@@ -22,6 +22,7 @@ import torch
 from jaxtyping import Float
 from sae_lens import SAE
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.activations import Activations, Labels, harvest, hook_layer
@@ -259,10 +260,11 @@ def comparison_table(
     *,
     suite: ProbeSuite | None = None,
     random_init: tuple[HookedTransformer, SAE | dict[str, SAE]] | None = None,
+    progress: bool = True,
 ) -> list[dict]:
     """SAEs at ``hook`` next to the MLP neurons of that layer, the chance level, the probes
     at that site and SAEs trained on a random-init model: one row each, same games, same
-    metrics.
+    metrics. ``progress``: bars for the harvests and the SAEs scored.
 
     ``random_init``: the random-init twin and the SAE trained on it (row "SAE on a
     random-init model"), or several by name (rows "SAE on a random-init model (NAME)"),
@@ -278,11 +280,11 @@ def comparison_table(
     probe_site = hook if hook.endswith("resid_post") else f"blocks.{layer}.hook_resid_post"
     probed = suite is not None and suite.key("relative", probe_site) in suite.probes
     needed = {*sites.values(), neuron_site, *([probe_site] if probed else [])}
-    acts = harvest(model, games, sorted(needed, key=hook_layer), progress=False)  # one pass
+    acts = harvest(model, games, sorted(needed, key=hook_layer), progress=progress)  # one pass
     clean = _next_move_loss(model, games) if sites else None  # no SAEs: no loss to recover
     losses = {h: (clean, zero_ablation_loss(model, games, h)) for h in set(sites.values())}
     rows = []
-    for name, sae in saes.items():
+    for name, sae in tqdm(saes.items(), desc="scoring SAEs", unit="SAE", disable=not progress):
         site = sites[name]
         row = evaluate_sae(model, sae, games, hook=site, acts=acts, losses=losses[site])
         row.pop("hook")
@@ -294,7 +296,7 @@ def comparison_table(
         random_model, random_saes = random_init
         if isinstance(random_saes, SAE):
             random_saes = {"": random_saes}
-        twin_acts = harvest(random_model, games, [hook], progress=False)
+        twin_acts = harvest(random_model, games, [hook], progress=progress)
         for name, random_sae in random_saes.items():
             board = board_metrics(encode_positions(random_sae, twin_acts, hook), twin_acts)
             rows.append(board.row(RANDOM_INIT_ROW + (f" ({name})" if name else "")))
@@ -314,6 +316,7 @@ def split_comparison(
     sizes: tuple[int, ...] = (1, 2, 4, 8),
     candidates: int = 128,
     random_init: tuple[HookedTransformer, Mapping[str, SAE]] | None = None,
+    progress: bool = True,
 ) -> list[dict]:
     """Coverage when a property may take the union of up to m features (``union_coverage``),
     for SAEs at ``hook``, that layer's MLP neurons and SAEs on a random-init twin: one row
@@ -327,19 +330,20 @@ def split_comparison(
     neuron_hook = f"blocks.{layer}.mlp.hook_post"
     sets = [(name, check_compatible(sae, model, hook), sae) for name, sae in saes.items()]
     hooks = sorted({hook, neuron_hook, *(h for _, h, _ in sets)})
-    acts = harvest(model, games, hooks, progress=False)
+    acts = harvest(model, games, hooks, progress=progress)
     props = board_properties(acts.labels)
     held_out = second_half_of_games(positions_game_index(acts.labels))
     named = [(name, encode_positions(sae, acts, h)) for name, h, sae in sets]
     named.append((f"{NEURONS_ROW} ({neuron_hook})", acts.flat(neuron_hook)[0].float()))
     if random_init is not None:
         twin, twin_saes = random_init
-        twin_acts = harvest(twin, games, [hook], progress=False)
+        twin_acts = harvest(twin, games, [hook], progress=progress)
         for name, sae in twin_saes.items():
             suffix = f" ({name})" if name else ""
             named.append((RANDOM_INIT_ROW + suffix, encode_positions(sae, twin_acts, hook)))
     rows = []
-    for name, feature_acts in named:
+    bar = tqdm(named, desc="union coverage", unit="feature set", disable=not progress)
+    for name, feature_acts in bar:
         by_size = union_coverage(
             feature_acts, props, sizes=sizes, candidates=candidates, held_out=held_out
         )
@@ -356,6 +360,7 @@ def coverage_by_layer(
     name: str,
     saes: SAESites = (),
     random_init: tuple[HookedTransformer, SAESites] | None = None,
+    progress: bool = True,
 ) -> list[dict]:
     """Coverage of every layer's MLP neurons, and of any SAEs given, by layer.
 
@@ -368,20 +373,27 @@ def coverage_by_layer(
     sites = [f"blocks.{layer}.mlp.hook_post" for layer in range(model.cfg.n_layers)]
     pairs = _checked_pairs(model, saes)
     hooks = sorted({*sites, *(hook for hook, _ in pairs)}, key=hook_layer)
-    acts = harvest(model, games, hooks, progress=False)  # one pass: neurons and SAE sites
-    rows = _sae_coverage_rows(pairs, acts, name=name, suffix="")
+    acts = harvest(model, games, hooks, progress=progress)  # one pass: neurons and SAE sites
+    bar = tqdm(
+        total=len(pairs) + len(sites), desc=f"coverage by layer ({name})", unit="set",
+        disable=not progress,
+    )  # fmt: skip
+    rows = _sae_coverage_rows(pairs, acts, name=name, suffix="", bar=bar)
     if random_init is not None:
         twin, twin_saes = random_init
         twin_pairs = _checked_pairs(twin, twin_saes)
         if twin_pairs:
             twin_hooks = sorted({hook for hook, _ in twin_pairs}, key=hook_layer)
-            twin_acts = harvest(twin, games, twin_hooks, progress=False)
+            twin_acts = harvest(twin, games, twin_hooks, progress=progress)
             suffix = " on a random-init model"
-            rows += _sae_coverage_rows(twin_pairs, twin_acts, name=name, suffix=suffix)
+            bar.total += len(twin_pairs)
+            rows += _sae_coverage_rows(twin_pairs, twin_acts, name=name, suffix=suffix, bar=bar)
     for layer, site in enumerate(sites):
         flat = acts.flat(site)[0].float()
         kind = f"{NEURONS_ROW} (d_mlp {model.cfg.d_mlp})"
         rows.append({"model": name, "layer": layer, "features": kind, **_coverage(flat, acts)})
+        bar.update()
+    bar.close()
     return rows
 
 
@@ -424,7 +436,7 @@ def _checked_pairs(model: HookedTransformer, saes: SAESites) -> list[tuple[str, 
 
 
 def _sae_coverage_rows(
-    pairs: list[tuple[str, SAE]], acts: Activations, *, name: str, suffix: str
+    pairs: list[tuple[str, SAE]], acts: Activations, *, name: str, suffix: str, bar=None
 ) -> list[dict]:
     rows = []
     for hook, sae in pairs:
@@ -432,6 +444,8 @@ def _sae_coverage_rows(
         site = hook.split(".")[-1]
         kind = f"SAE {trained_architecture(sae)}{suffix} ({site}, d_sae {sae.cfg.d_sae})"
         rows.append({"model": name, "layer": hook_layer(hook), "features": kind, **coverage})
+        if bar is not None:
+            bar.update()
     return rows
 
 
