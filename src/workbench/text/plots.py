@@ -100,7 +100,7 @@ def text_feature_figure(
     fig.update_layout(
         title=f"Feature {summary.feature}: {summary.label}",
         height=height,
-        width=1000,
+        width=880,  # fits a 900 px notebook column
         showlegend=False,
         margin={"t": 70, "l": 40, "r": 20, "b": 20},
     )
