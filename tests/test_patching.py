@@ -84,3 +84,29 @@ def test_an_earlier_difference_keeps_later_moves_and_patching_finds_it(early_pai
     sweep = activation_patching(tiny_model(), early_pair, kind="resid")
     assert sweep[0, 20] == pytest.approx(1.0, abs=1e-4)  # the only token that differs
     assert torch.allclose(sweep[0, :20], torch.zeros(20), atol=1e-5)
+
+
+def test_batched_patching_matches_one_patched_run_per_position(early_pair):
+    # reference: the corrupted game run alone, one hook patching one position
+    model = tiny_model()
+    _, cache = model.run_with_cache(early_pair.clean)
+    metric = early_pair.metric()
+
+    def value(hooks=()):
+        with torch.no_grad(), model.hooks(fwd_hooks=list(hooks)):
+            return float(metric(model(early_pair.corrupted)))
+
+    clean, corrupted = float(metric(model(early_pair.clean))), value()
+    positions = [0, 5, 20, 24]
+    sweep = activation_patching(model, early_pair, kind="heads", positions=positions, batch_size=3)
+    heads = [(lay, h) for lay in range(model.cfg.n_layers) for h in range(model.cfg.n_heads)]
+    for row, (layer, head) in enumerate(heads):
+        name = f"blocks.{layer}.attn.hook_z"
+        for col, p in enumerate(positions):
+
+            def patch(z, hook, p=p, head=head, name=name):
+                z[:, p, head] = cache[name][:, p, head]
+                return z
+
+            expected = (value([(name, patch)]) - corrupted) / (clean - corrupted)
+            assert float(sweep[row, col]) == pytest.approx(expected, abs=1e-5)

@@ -144,11 +144,16 @@ def activation_patching(
     *,
     kind: str = "resid",
     positions: list[int] | None = None,
+    batch_size: int = 64,
     progress: bool = True,
 ) -> Float[Tensor, "site pos"]:
     """Exact patching sweep: ``kind`` ``"resid"`` (layer x position, at
-    ``blocks.L.hook_resid_pre``) or ``"heads"`` (head x position, at ``attn.hook_z``); one
-    forward pass per site and position, counted by a progress bar."""
+    ``blocks.L.hook_resid_pre``) or ``"heads"`` (head x position, at ``attn.hook_z``).
+
+    One patched run per site and position, the positions of a site batched together (row
+    ``i`` of the batch is the corrupted input patched at ``positions[i]`` only), counted by
+    a progress bar.
+    """
     metric = pair.metric()
     positions = list(range(pair.clean.shape[1])) if positions is None else positions
     hooks = _sites(model, kind)
@@ -156,6 +161,7 @@ def activation_patching(
         _, cache = model.run_with_cache(pair.clean, names_filter=hooks)
     clean = _metric_value(model, pair.clean, metric)
     corrupted = _metric_value(model, pair.corrupted, metric)
+    corrupted_tokens = torch.as_tensor(pair.corrupted)
     rows = []
     units = list(_units(model, kind))
     bar = tqdm(
@@ -164,18 +170,24 @@ def activation_patching(
     )  # fmt: skip
     for hook, head in units:
         row = []
-        for p in positions:
+        for start in range(0, len(positions), batch_size):
+            chunk = torch.tensor(positions[start : start + batch_size])
+            rows_in_batch = torch.arange(len(chunk))
 
-            def patch(act, hook, p=p, head=head, name=hook):
+            def patch(act, hook, p=chunk, i=rows_in_batch, head=head, name=hook):
                 if head is None:
-                    act[:, p] = cache[name][:, p]
+                    act[i, p] = cache[name][0, p]
                 else:
-                    act[:, p, head] = cache[name][:, p, head]
+                    act[i, p, head] = cache[name][0, p, head]
                 return act
 
-            value = _metric_value(model, pair.corrupted, metric, [(hook, patch)])
-            row.append(_restored(value, clean, corrupted))
-            bar.update()
+            batch = corrupted_tokens.repeat(len(chunk), 1)
+            with torch.no_grad(), model.hooks(fwd_hooks=[(hook, patch)]):
+                logits = model(batch)
+            row += [
+                _restored(float(metric(logits[i : i + 1])), clean, corrupted) for i in rows_in_batch
+            ]
+            bar.update(len(chunk))
         rows.append(row)
     bar.close()
     return torch.tensor(rows)
