@@ -81,3 +81,22 @@ def test_grad_x_act_is_exact_for_a_linear_metric(setup):
     with pytest.raises(RuntimeError):
         grad_x_act(model, tokens[:1], hook, lambda logits: (_ for _ in ()).throw(RuntimeError()))
     assert all(not h.fwd_hooks for h in model.hook_dict.values())
+
+
+def test_batched_alphas_match_one_run_per_alpha(setup):
+    # reference: the activation scaled by one alpha per forward and backward pass
+    model, tokens, move, versus = setup
+    metric, hook, steps = logit_metric(10, move, versus), "blocks.1.hook_resid_pre", 8
+    attributions, change = integrated_gradients(model, tokens, hook, metric, steps=steps)
+    _, cache = model.run_with_cache(tokens, names_filter=[hook])
+    act, grads = cache[hook], []
+    for k in range(steps):
+        leaf = (act * (k + 0.5) / steps).requires_grad_(True)
+        with model.hooks(fwd_hooks=[(hook, lambda a, hook, leaf=leaf: leaf)]):
+            grads.append(torch.autograd.grad(metric(model(tokens)), leaf)[0])
+    expected = act * torch.stack(grads).mean(0)
+    assert attributions.shape == (2, tokens.shape[1], 32)
+    assert torch.allclose(attributions, expected, atol=1e-5)
+    with torch.no_grad(), model.hooks(fwd_hooks=[(hook, lambda a, hook: a * 0)]):
+        zeroed = float(metric(model(tokens)))
+    assert change == pytest.approx(float(metric(model(tokens))) - zeroed, abs=1e-5)

@@ -184,40 +184,52 @@ def logit_metric(position: int, move: int, versus: int | None = None) -> Metric:
     return metric
 
 
-def _scaling_hook(alpha: float, holder: dict, sae: SAE | None):
-    """A hook that scales the activation (or the SAE's features) by ``alpha`` and keeps a
-    differentiable leaf for it in ``holder``; the SAE's error term is left unscaled."""
+def _scaling_hook(alpha: Tensor, holder: dict, sae: SAE | None):
+    """A hook that scales row ``i`` of the activation (or of the SAE's features) by
+    ``alpha[i]`` and keeps a differentiable leaf for it in ``holder``; the SAE's error term
+    is left unscaled."""
 
     def hook_fn(act, hook):
+        scale = alpha.view(-1, *([1] * (act.dim() - 1)))
         if sae is None:
-            leaf = (act.detach() * alpha).requires_grad_(True)
+            leaf = (act.detach() * scale.to(act.dtype)).requires_grad_(True)
             holder["leaf"], holder["act"] = leaf, act.detach()
             return leaf
         with torch.no_grad():
             feats = sae.encode(act.float())
             error = act.float() - sae.decode(feats)
-        leaf = (feats * alpha).requires_grad_(True)
+        leaf = (feats * scale).requires_grad_(True)
         holder["leaf"], holder["act"] = leaf, feats
         return (sae.decode(leaf) + error).to(act.dtype)
 
     return hook_fn
 
 
-def _run_scaled(model, tokens, hook, metric, alphas, sae: SAE | None, *, grad: bool = True):
+def _run_scaled(
+    model, tokens, hook, metric, alphas, sae: SAE | None, *, grad: bool = True, batch: int = 32
+):
     """Metric (and, if ``grad``, its gradient) w.r.t. the activation (or SAE features) at
-    ``hook``, with that activation scaled by each alpha (alpha 1: the real run)."""
+    ``hook``, with that activation scaled by each alpha (alpha 1: the real run).
+
+    Up to ``batch`` alphas run as one batch (the tokens repeated, each copy scaled by its
+    own alpha; a copy's metric depends on its own rows only, so the gradient of their sum
+    holds each copy's gradient)."""
     validate_hooks(model, [hook])
+    n = tokens.shape[0]
     grads, values, holder = [], [], {}
-    for alpha in alphas:
+    for start in range(0, len(alphas), batch):
+        chunk = alphas[start : start + batch]
+        scale = torch.tensor(chunk, dtype=torch.float32).repeat_interleave(n)
         with (
             torch.set_grad_enabled(grad),
-            model.hooks(fwd_hooks=[(hook, _scaling_hook(alpha, holder, sae))]),
+            model.hooks(fwd_hooks=[(hook, _scaling_hook(scale, holder, sae))]),
         ):
-            value = metric(model(tokens))
+            logits = model(tokens.repeat(len(chunk), *([1] * (tokens.dim() - 1))))
+            per_alpha = [metric(logits[k * n : (k + 1) * n]) for k in range(len(chunk))]
         if grad:
-            grads.append(torch.autograd.grad(value, holder["leaf"])[0])
-        values.append(float(value.detach()))
-    return holder["act"], grads, values
+            grads += list(torch.autograd.grad(sum(per_alpha), holder["leaf"])[0].split(n))
+        values += [float(v.detach()) for v in per_alpha]
+    return holder["act"][:n], grads, values
 
 
 def grad_x_act(
