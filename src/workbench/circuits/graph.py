@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from sae_lens import SAE
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.attribution import logit_metric
@@ -135,8 +136,10 @@ def build_graph(
     *,
     versus: int | None = None,
     keep: int = 8,
+    progress: bool = True,
 ) -> FeatureGraph:
-    """The pruned feature graph of square ``move``'s logit (minus ``versus``'s) at ``position``."""
+    """The pruned feature graph of square ``move``'s logit (minus ``versus``'s) at ``position``
+    (a progress bar per layer expanded, from the top down)."""
     start = time.perf_counter()
     metric = logit_metric(position, move, versus)
     rep = ReplacementModel(model, saes, tokens)
@@ -176,7 +179,9 @@ def build_graph(
                 edges[(src, target)] = float(ew[pos])
         return kept
 
+    bar = tqdm(total=last + 1, desc="feature graph", unit="layer", disable=not progress)
     frontier = expand(0, last, lambda f: metric(rep.run_from(last, f)))
+    bar.update()
     for layer in range(last - 1, -1, -1):
         new = []
         for t in frontier:
@@ -187,6 +192,8 @@ def build_graph(
 
             new += expand(t, layer, target_fn)
         frontier = sorted(set(new))
+        bar.update()
+    bar.close()
     with torch.no_grad():
         replacement = float(metric(rep.run_from(last, rep.features[last])))
     return FeatureGraph(
