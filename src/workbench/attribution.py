@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.activations import hook_layer, validate_hooks
@@ -206,7 +207,16 @@ def _scaling_hook(alpha: Tensor, holder: dict, sae: SAE | None):
 
 
 def _run_scaled(
-    model, tokens, hook, metric, alphas, sae: SAE | None, *, grad: bool = True, batch: int = 32
+    model,
+    tokens,
+    hook,
+    metric,
+    alphas,
+    sae: SAE | None,
+    *,
+    grad: bool = True,
+    batch: int = 32,
+    progress: bool = False,
 ):
     """Metric (and, if ``grad``, its gradient) w.r.t. the activation (or SAE features) at
     ``hook``, with that activation scaled by each alpha (alpha 1: the real run).
@@ -217,7 +227,8 @@ def _run_scaled(
     validate_hooks(model, [hook])
     n = tokens.shape[0]
     grads, values, holder = [], [], {}
-    for start in range(0, len(alphas), batch):
+    starts = range(0, len(alphas), batch)
+    for start in tqdm(starts, desc="integrated gradients", unit="batch", disable=not progress):
         chunk = alphas[start : start + batch]
         scale = torch.tensor(chunk, dtype=torch.float32).repeat_interleave(n)
         with (
@@ -248,6 +259,7 @@ def integrated_gradients(
     *,
     sae: SAE | None = None,
     steps: int = 64,
+    progress: bool = True,
 ) -> tuple[Float[Tensor, "batch pos unit"], float]:
     """Integrated gradients from zero to the activation (midpoint rule, ``steps`` points).
 
@@ -258,7 +270,8 @@ def integrated_gradients(
     (metric(real) - metric(activation zeroed)).
     """
     alphas = [(k + 0.5) / steps for k in range(steps)]
-    act, grads, _ = _run_scaled(model, torch.as_tensor(tokens), hook, metric, alphas, sae)
+    tokens = torch.as_tensor(tokens)
+    act, grads, _ = _run_scaled(model, tokens, hook, metric, alphas, sae, progress=progress)
     attributions = act * torch.stack(grads).mean(0)
     _, _, ends = _run_scaled(
         model, torch.as_tensor(tokens), hook, metric, [0.0, 1.0], sae, grad=False
