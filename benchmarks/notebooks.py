@@ -247,9 +247,12 @@ def report(record: dict, previous: dict | None) -> None:
             f" {n['other_processes_cores']:11.2f}  {side}"
         )
     total = sum(n["seconds"] for n in record["notebooks"])
-    old_total = sum(n["seconds"] for n in before.values() if n["notebook"] in {
-        m["notebook"] for m in record["notebooks"]})  # fmt: skip
-    print(f"{'total':34s} {total:8.1f}" + (f"{'':24s}  {old_total:8.1f}" if before else ""))
+    print(f"{'total':34s} {total:8.1f}")
+    common = [n for n in record["notebooks"] if n["notebook"] in before]
+    if before and common:
+        new = sum(n["seconds"] for n in common)
+        old = sum(before[n["notebook"]]["seconds"] for n in common)
+        print(f"{'total of the notebooks in both':34s} {new:8.1f}{'':24s}  {old:8.1f}")
     for n in record["notebooks"]:
         old_cells = {c["cell"]: c for c in before.get(n["notebook"], {}).get("cells", [])}
         print(f"\n{n['notebook']}: cells (seconds; flags)")
