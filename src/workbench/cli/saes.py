@@ -194,11 +194,12 @@ def _superposition(args: argparse.Namespace) -> None:
     from workbench.saes.evaluate import eval_games, shipped_coverage_by_layer
 
     record = RunRecord(note=args.note)
+    # each model once, in the order given, by its own name (an alias may move later)
+    names = list(dict.fromkeys(canonical_name(name) for name in args.models))
+    models = {name: load_model(name) for name in names}  # a bad name fails before any work
     games = eval_games(args.games, args.seed)
     rows = []
-    # each model once, in the order given, by its own name (an alias may move later)
-    for name in dict.fromkeys(canonical_name(name) for name in args.models):
-        model = load_model(name)
+    for name, model in models.items():
         record.add_weights(f"model {name}", model)
         rows += shipped_coverage_by_layer(name, games, model=model, record=record)
     _finish(args, record, rows, out=args.out or paths.data_dir() / SUPERPOSITION_RECORD)
