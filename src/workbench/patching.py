@@ -8,13 +8,15 @@
 2. ``activation_patching``: run the corrupted input with one activation (a residual site at
    one position, or one head's output at every position or one) taken from the clean run;
    report ``(patched - corrupted) / (clean - corrupted)`` of the metric: 1 = the patch
-   restores the clean behaviour, 0 = no effect. One forward pass per patch.
+   restores the clean behaviour, 0 = no effect. The values of one forward pass per patch,
+   run many patches per pass (``batched_patching``).
 3. ``attribution_patching`` (Nanda's AtP): the same quantity to first order,
    ``(clean_act - corrupted_act) . d metric / d act`` at the corrupted run, for every site
    at once from one clean forward and one corrupted forward + backward pass.
 4. ``path_patching``: the effect of sender heads through chosen receivers only: patch the
    senders from clean with every other head and MLP frozen at corrupted, record the
-   receivers' inputs, then run corrupted with just those inputs replaced.
+   receivers' inputs, then run corrupted with just those inputs replaced (many sender
+   sets per pass: ``batched_patching.path_patching_sweep``).
 All hooks are temporary (``model.hooks``): an exception never leaves one behind.
 """
 
@@ -26,11 +28,10 @@ import numpy as np
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
-from workbench.activations import hook_layer, validate_hooks
 from workbench.attribution import Metric, logit_metric
+from workbench.batched_patching import patch_sweep, path_patching_sweep
 from workbench.othello.engine import replay
 from workbench.othello.squares import SQUARE_NAMES
 from workbench.othello.tokens import encode
@@ -133,64 +134,26 @@ def _restored(value: float, clean: float, corrupted: float) -> float:
     return (value - corrupted) / (clean - corrupted) if clean != corrupted else float("nan")
 
 
-def _metric_value(model, tokens, metric, fwd_hooks=()) -> float:
-    with torch.no_grad(), model.hooks(fwd_hooks=list(fwd_hooks)):
-        return float(metric(model(tokens)))
-
-
 def activation_patching(
     model: HookedTransformer,
     pair: MinimalPair | TokenPair,
     *,
     kind: str = "resid",
     positions: list[int] | None = None,
-    batch_size: int = 64,
+    batch_size: int = 256,
     progress: bool = True,
 ) -> Float[Tensor, "site pos"]:
     """Exact patching sweep: ``kind`` ``"resid"`` (layer x position, at
     ``blocks.L.hook_resid_pre``) or ``"heads"`` (head x position, at ``attn.hook_z``).
 
-    One patched run per site and position, the positions of a site batched together (row
-    ``i`` of the batch is the corrupted input patched at ``positions[i]`` only), counted by
-    a progress bar.
+    The values of one patched run per cell, computed with up to ``batch_size`` cells of
+    one block per forward pass, started at that block (``batched_patching.patch_sweep``);
+    a progress bar counts the cells.
     """
-    metric = pair.metric()
-    positions = list(range(pair.clean.shape[1])) if positions is None else positions
-    hooks = _sites(model, kind)
-    with torch.no_grad():
-        _, cache = model.run_with_cache(pair.clean, names_filter=hooks)
-    clean = _metric_value(model, pair.clean, metric)
-    corrupted = _metric_value(model, pair.corrupted, metric)
-    corrupted_tokens = torch.as_tensor(pair.corrupted)
-    rows = []
-    units = list(_units(model, kind))
-    bar = tqdm(
-        total=len(units) * len(positions), desc=f"patching {kind}", unit="pass",
-        disable=not progress,
+    return patch_sweep(
+        model, pair.clean, pair.corrupted, pair.metric(), kind=kind, positions=positions,
+        batch_size=batch_size, progress=progress,
     )  # fmt: skip
-    for hook, head in units:
-        row = []
-        for start in range(0, len(positions), batch_size):
-            chunk = torch.tensor(positions[start : start + batch_size])
-            rows_in_batch = torch.arange(len(chunk))
-
-            def patch(act, hook, p=chunk, i=rows_in_batch, head=head, name=hook):
-                if head is None:
-                    act[i, p] = cache[name][0, p]
-                else:
-                    act[i, p, head] = cache[name][0, p, head]
-                return act
-
-            batch = corrupted_tokens.repeat(len(chunk), 1)
-            with torch.no_grad(), model.hooks(fwd_hooks=[(hook, patch)]):
-                logits = model(batch)
-            row += [
-                _restored(float(metric(logits[i : i + 1])), clean, corrupted) for i in rows_in_batch
-            ]
-            bar.update(len(chunk))
-        rows.append(row)
-    bar.close()
-    return torch.tensor(rows)
 
 
 def attribution_patching(
@@ -255,40 +218,9 @@ def path_patching(
     """Restored fraction of the metric when ``senders`` (layer, head) act through
     ``receivers`` (hook names such as ``blocks.3.hook_resid_pre`` or
     ``blocks.3.hook_resid_mid``, or ``ln_final.hook_normalized``'s input
-    ``blocks.{n-1}.hook_resid_post``) only."""
-    validate_hooks(model, receivers)
-    metric = pair.metric()
-    z_hooks = _sites(model, "heads")
-    mlp_hooks = [f"blocks.{i}.hook_mlp_out" for i in range(model.cfg.n_layers)]
-    with torch.no_grad():
-        _, clean_cache = model.run_with_cache(pair.clean, names_filter=z_hooks)
-        _, corr_cache = model.run_with_cache(pair.corrupted, names_filter=z_hooks + mlp_hooks)
-    sender_set = set(senders)
-
-    def freeze(act, hook):
-        layer = hook_layer(hook.name)
-        if hook.name.endswith("hook_mlp_out"):
-            return corr_cache[hook.name]
-        out = corr_cache[hook.name].clone()
-        for head in range(model.cfg.n_heads):
-            if (layer, head) in sender_set:
-                out[:, :, head] = clean_cache[hook.name][:, :, head]
-        return out
-
-    received: dict[str, Tensor] = {}
-
-    def record(act, hook):
-        received[hook.name] = act.detach().clone()
-        return act
-
-    hooks = [(h, freeze) for h in z_hooks + mlp_hooks] + [(r, record) for r in receivers]
-    with torch.no_grad(), model.hooks(fwd_hooks=hooks):
-        model(pair.corrupted)
-    patch = [(r, lambda act, hook: received[hook.name]) for r in receivers]
-    value = _metric_value(model, pair.corrupted, metric, patch)
-    clean = _metric_value(model, pair.clean, metric)
-    corrupted = _metric_value(model, pair.corrupted, metric)
-    return _restored(value, clean, corrupted)
+    ``blocks.{n-1}.hook_resid_post``) only. Many sender sets in one batch:
+    ``batched_patching.path_patching_sweep``."""
+    return float(path_patching_sweep(model, pair, [senders], receivers)[0])
 
 
 def rank_correlation(a: Tensor, b: Tensor) -> float:
