@@ -73,6 +73,7 @@ def summary_table(record: dict):
 
     frame = stage_table(record)
     numbers = frame.drop(columns=["seed", "verdict"]).groupby("stage", sort=False)
+
     def span(x):
         v = x.astype(float)
         if not v.notna().any():
