@@ -1,6 +1,12 @@
 import torch
 
-from workbench.saes.train import SAETrainConfig, activation_stream, train_sae
+from workbench.saes.train import (
+    NORM_BATCHES,
+    SAETrainConfig,
+    activation_stream,
+    input_scale,
+    train_sae,
+)
 
 from helpers import tiny_model
 
@@ -100,26 +106,45 @@ def test_gated_trains_sparse_and_round_trips_through_sae_lens(tmp_path):
 def test_progress_bar_ends_at_its_total(monkeypatch):
     # sae-lens advanced its bar 100 steps at a time: a 122-step run stopped at 100/122
     # and was drawn red (unfinished) in a notebook although training had finished.
+    import sae_lens.training.activation_scaler as activation_scaler
     import sae_lens.training.sae_trainer as sae_trainer
     from tqdm import tqdm
+
+    import workbench.saes.train as train
 
     bars = {}
 
     class Recording(tqdm):
         def close(self):
-            bars.setdefault(id(self), (self.n, self.total))  # tqdm closes again on deletion
+            bars.setdefault(id(self), (self.n, self.total, self.leave))  # closed again on deletion
             super().close()
 
     monkeypatch.setattr(sae_trainer, "tqdm", Recording)
+    # sae-lens's scale estimate (leave=False) stayed in a saved notebook at "1/20": the
+    # workbench's own bar replaces it and ends at its total.
+    monkeypatch.setattr(activation_scaler, "tqdm", Recording)
+    monkeypatch.setattr(train, "tqdm", Recording)
 
     def random_batches(start=0):
         gen = torch.Generator().manual_seed(start)
         while True:
             yield torch.randn(64, 32, generator=gen)
 
-    cfg = SAETrainConfig(hook=HOOK, k=4, n_tokens=122 * 64, batch_size=64)
+    cfg = SAETrainConfig(hook=HOOK, k=4, n_tokens=122 * 64, batch_size=64)  # 7,808
     train_sae(tiny_model(), cfg, activations=random_batches)
-    assert list(bars.values()) == [(122 * 64, 122 * 64)]
+    assert list(bars.values()) == [(NORM_BATCHES, NORM_BATCHES, True), (7808, 7808, True)]
+
+
+def test_input_scale_is_sae_lens_own_estimate():
+    from sae_lens.training.activation_scaler import ActivationScaler
+
+    gen = torch.Generator().manual_seed(0)
+    batches = [3 * torch.randn(64, 32, generator=gen) for _ in range(5)]
+    reference = ActivationScaler()
+    reference.estimate_scaling_factor(32, iter(batches), n_batches_for_norm_estimate=5)
+    rest = iter(batches + [torch.zeros(64, 32)])
+    assert input_scale(rest, 32, 5) == reference.scaling_factor  # bit for bit
+    assert torch.equal(next(rest), torch.zeros(64, 32))  # it drew exactly n batches
 
 
 def test_n_games_cycles_over_the_same_activations_in_a_new_order():

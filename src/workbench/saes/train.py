@@ -47,6 +47,7 @@ from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
 from sae_lens.training.sae_trainer import SAETrainer
 from safetensors.torch import load_file
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.activations import chunked_batches, harvest, validate_hooks
@@ -287,14 +288,30 @@ def _until_stopped(stream: Iterator[Tensor], signals: StopSignals) -> Iterator[T
 
 
 class _Trainer(SAETrainer):
-    """sae-lens's trainer with a progress bar that ends at its total.
+    """sae-lens's trainer with progress bars that end at their totals.
 
     sae-lens advances its bar by 100 steps at a time, every 100th step, so a run of 122
     steps stopped at 409,600 of 499,712 and ``pbar.close()`` drew it red (unfinished) in a
     notebook although training had finished. Here the bar follows the samples trained on
     after every step (tqdm redraws at most ten times a second), with sae-lens's losses in
     its description every ``update_interval`` steps and at the last step.
+
+    sae-lens's scale estimate draws its batches under a bar with ``leave=False`` whose text
+    stays in a saved notebook at "1/20"; here the scale is estimated first, by the same
+    arithmetic (``input_scale``), under a bar that ends at its total, and sae-lens, finding
+    it set, skips its own.
     """
+
+    def fit(self):
+        scaler = self.activation_scaler
+        if (
+            self.sae.cfg.normalize_activations == "expected_average_only_in"
+            and scaler.scaling_factor is None
+        ):
+            scaler.scaling_factor = input_scale(
+                self.data_provider, self.sae.cfg.d_in, self.cfg.n_batches_for_norm_estimate
+            )
+        return super().fit()
 
     def _update_pbar(self, step_output, pbar, update_interval: int = 100) -> None:
         last = self.n_training_samples >= self.cfg.total_training_samples
@@ -306,6 +323,20 @@ class _Trainer(SAETrainer):
             )
             pbar.set_description(f"{self.n_training_steps}| {losses}", refresh=False)
         pbar.update(self.n_training_samples - pbar.n)
+
+
+def input_scale(
+    batches: Iterator[Float[Tensor, "batch d_in"]], d_in: int, n_batches: int
+) -> float:
+    """sqrt(d_in) over the mean norm of the next ``n_batches`` batches' activations: sae-lens's
+    ``ActivationScaler.estimate_scaling_factor``, the same arithmetic, under a bar that stays."""
+    total_norm, total_count = 0.0, 0
+    with torch.no_grad():
+        for _ in tqdm(range(n_batches), desc="Estimating the input scale"):
+            norms = next(batches).norm(dim=-1)
+            total_norm += norms.float().sum().item()  # float32 sums, as sae-lens
+            total_count += norms.numel()
+    return d_in**0.5 / (total_norm / total_count)
 
 
 def train_sae(
