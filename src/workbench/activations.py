@@ -4,6 +4,7 @@
    of valid names (a typo never silently records nothing).
 2. Games run in batches; temporary hooks copy only the requested sites, and the forward
    pass stops after the last block that any of them needs (no full cache, no unembed).
+   ``harvest`` copies each batch straight into one preallocated tensor per site.
 3. Position ``p`` has read moves ``0..p``, so it is labelled with the state after move
    ``p``: the board (mine/theirs/empty for the player to move next, and black/white/empty),
    the stones move ``p`` flipped, the legal next moves, the player to move, the move number.
@@ -208,6 +209,7 @@ def harvest_batches(
         store.clear()
 
 
+@torch.inference_mode()
 def harvest(
     model: HookedTransformer,
     games: GameRecord,
@@ -217,14 +219,36 @@ def harvest(
     dtype: torch.dtype = torch.float32,
     progress: bool = True,
 ) -> Activations:
-    """Activations of ``hooks`` for all ``games``, in memory, with labels."""
-    parts: dict[str, list[Tensor]] = {}
-    for batch in harvest_batches(
-        model, games, hooks, batch_size=batch_size, dtype=dtype, progress=progress
-    ):
-        for name, value in batch.items():
-            parts.setdefault(name, []).append(value)
-    return Activations({k: torch.cat(v) for k, v in parts.items()}, games=games)
+    """Activations of ``hooks`` for all ``games``, in memory, with labels.
+
+    Each site's output is allocated once, at its full size, when the first batch reaches
+    it; the hooks copy every batch straight into its rows, so the peak memory is the
+    result plus one batch's forward pass (no per-batch copies, no concatenation).
+    """
+    require_othello_model(model)
+    names = _requested_hooks(model, hooks)
+    needed = max(blocks_needed(model, n) for n in names)
+    stop_at = needed if needed <= model.cfg.n_layers else None  # skip later blocks
+    tokens = torch.from_numpy(model_inputs(games)).to(model.cfg.device)
+    out: dict[str, Tensor] = {}
+    rows = slice(0, 0)
+
+    def write(activation: Tensor, hook) -> None:
+        if hook.name not in out:
+            shape = (len(tokens), *activation.shape[1:])
+            out[hook.name] = torch.empty(shape, dtype=dtype, device="cpu")
+        out[hook.name][rows].copy_(activation)
+
+    with model.hooks(fwd_hooks=[(name, write) for name in names]):  # removed on any error
+        for start in tqdm(
+            range(0, len(tokens), batch_size), desc="harvest", unit="batch", disable=not progress
+        ):
+            rows = slice(start, start + batch_size)
+            if stop_at is None:
+                model(tokens[rows], return_type=None)
+            else:
+                model(tokens[rows], stop_at_layer=stop_at)
+    return Activations({name: out[name] for name in names if name in out}, games=games)
 
 
 def harvest_to_disk(
