@@ -2,6 +2,7 @@
 itself when loaded (``workbench.manifest``)."""
 
 import shutil
+import subprocess
 
 import pytest
 
@@ -48,3 +49,42 @@ def test_files_the_manifest_does_not_list_are_not_checked(data):
     shutil.copytree(data / "models/othello-gpt-cpu", extra)
     manifest.verify(extra / "model.safetensors")  # no entry: nothing to check against
     assert "not in the manifest: models/mine/model.safetensors" in manifest.check_manifest(data)
+
+
+def test_the_shipping_policy_refuses_checkpoints_pickles_and_big_files(tmp_path):
+    ok = [("models/m/model.safetensors", 9_000_000), ("saes/m/h/topk/cfg.json", 900)]
+    assert manifest.policy_violations(ok) == []
+    bad = [
+        ("runs/cpu-6l/ckpt-0005067/model.safetensors", 10),
+        ("models/m/optimizer.safetensors", 10),
+        ("probes/m/probes.pt", 10),
+        ("saes/m/state.pkl", 10),
+        ("models/big/model.safetensors", manifest.MAX_FILE_BYTES + 1),
+    ]
+    lines = manifest.policy_violations(bad)
+    assert [line.split(":")[0] for line in lines] == [path for path, _ in bad]
+    assert "shard it" in lines[-1] and "never shipped" in lines[0]
+
+    (tmp_path / "models/m").mkdir(parents=True)
+    (tmp_path / "models/m/config.json").write_text("{}")
+    manifest.write_manifest(tmp_path)
+    (tmp_path / "models/m/optimizer.pt").write_bytes(b"\x80\x04")
+    with pytest.raises(manifest.ShippingPolicyError, match="models/m/optimizer.pt"):
+        manifest.write_manifest(tmp_path)
+    assert "optimizer" not in (tmp_path / "manifest.json").read_text()  # the old one stays
+    assert any("optimizer.pt: a checkpoint" in line for line in manifest.check_manifest(tmp_path))
+
+
+def test_nothing_tracked_breaks_the_shipping_policy():
+    """Every file git tracks, in data/ or not: no checkpoint, pickle or unsharded giant."""
+    git = shutil.which("git")
+    root = paths.CLONE_ROOT
+    if git is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    out = subprocess.run(
+        [git, "-C", str(root), "ls-files", "-z"], capture_output=True, check=True
+    ).stdout.decode()
+    tracked = [p for p in out.split("\0") if p and (root / p).is_file()]
+    assert len(tracked) > 100
+    lines = manifest.policy_violations([(p, (root / p).stat().st_size) for p in tracked])
+    assert lines == [], "\n".join(lines)

@@ -28,8 +28,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
+from workbench.files import atomic_write, write_json
 from workbench.models.config import require_othello_model
-from workbench.models.io import atomic_write, write_json
 from workbench.othello.engine import GameRecord
 from workbench.othello.tokens import N_CTX, model_inputs
 

@@ -35,7 +35,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.cli.saes import SAE_EXPANSION  # what the SAE steps train: the default
 from workbench.probes import ProbeSuite
 
 PROBES = ["--games", "2000", "--steps", "400"]
@@ -108,7 +107,9 @@ def save_dtype_flags(d_model: int) -> list[str]:
     """``--save-dtype float16`` where an SAE's weights (encoder and decoder) would pass
     ``MAX_FLOAT32_BYTES`` in float32: the shipped files stay a few MB (the 8-layer model's
     d_model 512: 16.8 MB -> 8.4 MB)."""
-    float32_bytes = 2 * SAE_EXPANSION * d_model**2 * 4
+    from workbench.saes.train import SAETrainConfig  # what the SAE steps train
+
+    float32_bytes = 2 * SAETrainConfig.expansion * d_model**2 * 4
     return ["--save-dtype", "float16"] if float32_bytes > MAX_FLOAT32_BYTES else []
 
 

@@ -76,7 +76,7 @@ def render(data_dir: str | Path | None = None) -> str:
 
 
 def write(data_dir: str | Path | None = None) -> Path:
-    from workbench.models.io import atomic_write
+    from workbench.files import atomic_write
 
     target = paths.data_dir(data_dir) / README
     text = render(data_dir)

@@ -34,7 +34,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO
 
-from workbench.models.io import atomic_write, write_json
+from workbench.files import atomic_write, write_json
 from workbench.outputs import OutputFolderError, check_never, foreign_files, remove_output
 
 LOCK = ".lock"

@@ -2,6 +2,9 @@
 
 1. ``workbench manifest`` lists every file under the data folder (hidden files, this
    manifest and the generated ``README.md`` aside) with its size and SHA-256.
+   It refuses what the shipping policy (docs/data.md) keeps out of the data folder:
+   checkpoints, optimiser states and pickles, and any file over ``MAX_FILE_BYTES``; it
+   keeps the Hub repository the old manifest named (``"hub"``, see ``workbench.fetch``).
 2. ``check_manifest`` compares the manifest with the files (a test runs it).
 3. Loaders call ``verify(path)`` before reading weights or an architecture config. A file
    the manifest lists must have its size (checked on every read) and its SHA-256 (checked
@@ -17,6 +20,7 @@ import json
 from pathlib import Path
 
 from workbench import paths
+from workbench.files import read_json, write_json
 
 MANIFEST = "manifest.json"
 #: Files under the data folder that are not artefacts: the manifest, the generated README.
@@ -29,8 +33,43 @@ HINT = (
 )
 
 
+#: Never shipped (docs/data.md): pickles, torch checkpoints and optimiser states.
+NOT_SHIPPED = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib")
+#: The largest file the data folder may hold; larger weights are sharded
+#: (``save_model(..., max_shard_bytes=...)``), as the 8-layer model's are.
+MAX_FILE_BYTES = 16 * 2**20
+
+
 class ArtefactChecksumError(ValueError):
     """A shipped file differs from the size or SHA-256 in ``data/manifest.json``."""
+
+
+class ShippingPolicyError(ValueError):
+    """The data folder holds a file the shipping policy keeps out (docs/data.md)."""
+
+
+def policy_violations(files: list[tuple[str, int]]) -> list[str]:
+    """What breaks the shipping policy among ``(path, size)`` pairs, one line each: a
+    checkpoint, optimiser state or pickle, or a file over ``MAX_FILE_BYTES``."""
+    lines = []
+    for path, size in files:
+        parts = path.split("/")
+        name = parts[-1]
+        if (
+            name.endswith(NOT_SHIPPED)
+            or name.startswith("optimizer")
+            or any(p.startswith("ckpt-") or p.endswith(".checkpoints") for p in parts)
+        ):
+            lines.append(
+                f"{path}: a checkpoint, optimiser state or pickle is never shipped; keep it "
+                "under runs/ (docs/data.md)"
+            )
+        elif size > MAX_FILE_BYTES:
+            lines.append(
+                f"{path}: {size / 2**20:.1f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB a "
+                "shipped file may be; shard it (save_model(..., max_shard_bytes=...))"
+            )
+    return lines
 
 
 def sha256(path: Path) -> str:
@@ -62,10 +101,21 @@ def build_manifest(data_dir: str | Path | None = None) -> dict:
 
 
 def write_manifest(data_dir: str | Path | None = None) -> Path:
-    from workbench.models.io import write_json
-
+    """Write the manifest; the Hub repository it names (``"hub"``, see ``workbench.fetch``)
+    is kept."""
     data = paths.data_dir(data_dir)
-    write_json(data / MANIFEST, build_manifest(data))
+    manifest = build_manifest(data)
+    refused = policy_violations([(e["path"], e["size"]) for e in manifest["files"]])
+    if refused:
+        raise ShippingPolicyError(
+            f"Not writing {data / MANIFEST}: the data folder holds what is never shipped:\n"
+            + "\n".join(refused)
+        )
+    if (data / MANIFEST).exists():
+        hub = read_json(data / MANIFEST, error=ArtefactChecksumError, what="Manifest").get("hub")
+        if hub:
+            manifest["hub"] = hub
+    write_json(data / MANIFEST, manifest)
     return data / MANIFEST
 
 
@@ -74,7 +124,8 @@ def check_manifest(data_dir: str | Path | None = None) -> list[str]:
     data = paths.data_dir(data_dir)
     listed = {e["path"]: e for e in _read(data)}
     present = {e["path"]: e for e in build_manifest(data)["files"]}
-    lines = [f"not in the manifest: {p}" for p in sorted(set(present) - set(listed))]
+    lines = policy_violations([(p, e["size"]) for p, e in sorted(present.items())])
+    lines += [f"not in the manifest: {p}" for p in sorted(set(present) - set(listed))]
     lines += [f"listed but missing: {p}" for p in sorted(set(listed) - set(present))]
     for p in sorted(set(present) & set(listed)):
         if (present[p]["size"], present[p]["sha256"]) != (listed[p]["size"], listed[p]["sha256"]):
@@ -138,8 +189,6 @@ def _entries(data: Path) -> dict[str, dict]:
 
 
 def _read(data: Path) -> list[dict]:
-    from workbench.models.io import read_json
-
     if not (data / MANIFEST).exists():
         return []
     files = read_json(data / MANIFEST, error=ArtefactChecksumError, what="Manifest").get("files")

@@ -42,9 +42,9 @@ class KeptFolderWarning(UserWarning):
 
 
 def repo_root() -> Path:
-    from workbench.models.io import REPO_ROOT
+    from workbench import paths
 
-    return REPO_ROOT
+    return paths.CLONE_ROOT
 
 
 def _never_paths(protect: Collection[Path]) -> list[Path]:

@@ -21,8 +21,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from workbench.activations import PROPERTIES, Activations
+from workbench.files import atomic_write, read_json, write_json
 from workbench.manifest import verify
-from workbench.models.io import atomic_write, read_json, write_json
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """``workbench cli-table / manifest / data-readme``: the generated references.
 
-``cli_table()`` renders every subcommand of the parser and its help line as a markdown
+``cli_table(parser)`` renders every subcommand of the parser and its help line as a markdown
 table; the README holds it between ``<!-- cli-table -->`` markers, and a test checks that
 it matches the parser.
 """
@@ -14,13 +14,12 @@ from pathlib import Path
 START, END = "<!-- cli-table -->", "<!-- /cli-table -->"
 
 
-def cli_table(parser: argparse.ArgumentParser | None = None) -> str:
-    """Every ``workbench`` subcommand, one markdown row each: the command and its help."""
-    if parser is None:
-        from workbench.cli import build_parser
-
-        parser = build_parser()
-    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+def cli_table(parser: argparse.ArgumentParser | argparse._SubParsersAction) -> str:
+    """Every subcommand of ``parser`` (``workbench.cli.build_parser()``, or its subcommands
+    action), one markdown row each: the command and its help."""
+    sub = parser
+    if isinstance(parser, argparse.ArgumentParser):
+        (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     rows = ["| command | what it does |", "| --- | --- |"]
     for action in sub._choices_actions:
         help_line = " ".join((action.help or "").split()).replace("|", "\\|")
@@ -43,7 +42,7 @@ def with_table(text: str, table: str) -> str:
 
 
 def _cli_table(args: argparse.Namespace) -> None:
-    table = cli_table()
+    table = cli_table(args.subcommands)  # every command registered, this one's siblings
     if args.update is None:
         sys.stdout.write(table)
         return
@@ -80,7 +79,7 @@ def _data_readme(args: argparse.Namespace) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cli-table", help="print this table of every command (markdown)")
     p.add_argument("--update", metavar="FILE", help="rewrite the table inside FILE's markers")
-    p.set_defaults(func=_cli_table)
+    p.set_defaults(func=_cli_table, subcommands=sub)
 
     p = sub.add_parser(
         "manifest", help="write data/manifest.json: every shipped file's size and SHA-256"

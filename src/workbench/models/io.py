@@ -2,15 +2,14 @@
 
 A saved model is a folder with ``model.safetensors``, ``config.json`` (an
 ``OthelloGPTConfig``) and ``card.json`` (how it was made and how well it does). Writes are
-atomic: each file is written beside its target and renamed into place.
+atomic: each file is written beside its target and renamed into place
+(``workbench.files``, whose ``atomic_write``, ``write_json`` and ``shown_path`` stay
+importable from here).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import torch
@@ -18,55 +17,21 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformer_lens import HookedTransformer
 
-from workbench import paths
+from workbench import files, paths
+from workbench.files import atomic_write, write_json
+from workbench.files import shown_path as shown_path  # importable here, as before
 from workbench.manifest import verify
 from workbench.models.config import OthelloGPTConfig
-from workbench.models.lm import LMConfig
+from workbench.models.lm import LMConfig, load_tokenizer
 
 
 class ModelFileError(ValueError):
     """A model file is missing, corrupted or does not match its architecture."""
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def read_json(path: Path, *, error: type[Exception] | None = None, what: str = "File") -> dict:
-    """The JSON object in ``path``; a missing, unreadable or corrupt file (or one holding
-    something other than an object) raises ``error`` (default ``ModelFileError``) naming
-    the file and what is wrong."""
-    error = error or ModelFileError
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as err:
-        raise error(f"{what} {path} does not exist.") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise error(f"{what} {path} could not be read: {err}") from err
-    except json.JSONDecodeError as err:
-        raise error(
-            f"{what} {path} is not valid JSON (corrupted or cut short?): {err.msg} at line "
-            f"{err.lineno}, column {err.colno}."
-        ) from err
-    if not isinstance(data, dict):
-        raise error(f"{what} {path} should hold a JSON object, not {type(data).__name__}.")
-    return data
-
-
-def write_json(path: Path, data: dict) -> None:
-    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+    """``workbench.files.read_json`` with ``ModelFileError`` as the default error."""
+    return files.read_json(path, error=error or ModelFileError, what=what)
 
 
 def save_model(
@@ -109,20 +74,6 @@ def round_through(model: HookedTransformer, dtype: torch.dtype) -> HookedTransfo
             if tensor.is_floating_point():
                 tensor.copy_(tensor.to(dtype))
     return model
-
-
-def shown_path(path: Path) -> str:
-    """``path`` relative to the repository when inside it (``data/...`` when inside the data
-    folder, wherever that is), for records that name no machine."""
-    resolved = Path(path).resolve()
-    try:
-        return str(resolved.relative_to(REPO_ROOT))
-    except ValueError:
-        pass
-    try:
-        return str("data" / resolved.relative_to(paths.data_dir()))
-    except (ValueError, paths.DataDirError):
-        return str(path)
 
 
 #: The clone the package runs from (holds data/, notebooks/, src/); see workbench.paths.
@@ -236,8 +187,6 @@ def load_model_folder(folder: Path) -> HookedTransformer:
     state = load_folder_weights(folder)
     model = model_from_state_dict(config, state, source=str(folder))
     if isinstance(config, LMConfig):
-        from workbench.text.tokenizer import load_tokenizer
-
         model.set_tokenizer(load_tokenizer(folder))
     return model
 

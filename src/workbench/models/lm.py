@@ -7,9 +7,11 @@ A saved language model is a model folder (see ``io.py``) whose ``config.json`` h
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Literal
 
 from transformer_lens import HookedTransformer, HookedTransformerConfig
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from workbench.models.config import check_architecture, config_fields
 
@@ -72,3 +74,17 @@ class LMConfig:
         attn = 4 * self.d_model**2
         mlp = 0 if self.d_mlp is None else 2 * self.d_model * self.d_mlp
         return self.n_layers * (attn + mlp) + (2 * self.d_vocab + self.n_ctx) * self.d_model
+
+
+TOKENIZER_FILE = "tokenizer.json"  # the BPE tokenizer saved beside the weights
+
+
+def load_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
+    """The tokenizer saved in ``folder``, as TransformerLens expects it (BOS prepended);
+    ``workbench.text.tokenizer`` trains and saves it."""
+    folder = Path(folder)
+    if not (folder / TOKENIZER_FILE).exists():
+        raise FileNotFoundError(
+            f"No {TOKENIZER_FILE} in {folder}: a language model's folder holds its tokenizer."
+        )
+    return AutoTokenizer.from_pretrained(str(folder))

@@ -33,7 +33,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.models.io import write_json
+from workbench.files import write_json
 
 
 class CorpusUnavailableError(RuntimeError):

@@ -24,7 +24,7 @@ from transformer_lens import HookedTransformer
 from workbench.activations import chunked_batches, validate_hooks
 from workbench.saes.evaluate import SAEMetrics
 from workbench.saes.loading import check_compatible
-from workbench.training.lm import next_token_loss, text_windows
+from workbench.text.windows import next_token_loss, text_windows
 
 
 @torch.no_grad()

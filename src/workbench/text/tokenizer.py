@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
-from workbench.models.io import atomic_write
+from workbench.files import atomic_write
+from workbench.models.lm import TOKENIZER_FILE
+from workbench.models.lm import load_tokenizer as load_tokenizer  # loading is the model's
 
 EOT = "<|endoftext|>"
-TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
 
 
@@ -49,16 +50,6 @@ def save_tokenizer(tok: Tokenizer, folder: Path) -> None:
         for name in (TOKENIZER_FILE, TOKENIZER_CONFIG):
             data = (Path(tmp) / name).read_text()
             atomic_write(folder / name, lambda p, data=data: p.write_text(data))
-
-
-def load_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
-    """The tokenizer saved in ``folder``, as TransformerLens expects it (BOS prepended)."""
-    folder = Path(folder)
-    if not (folder / TOKENIZER_FILE).exists():
-        raise FileNotFoundError(
-            f"No {TOKENIZER_FILE} in {folder}: a language model's folder holds its tokenizer."
-        )
-    return AutoTokenizer.from_pretrained(str(folder))
 
 
 def wrap(tok: Tokenizer) -> PreTrainedTokenizerFast:

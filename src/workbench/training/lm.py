@@ -18,7 +18,6 @@ supplies the task:
 
 from __future__ import annotations
 
-import functools
 import json
 import shlex
 import shutil
@@ -26,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 from tokenizers import Tokenizer
 
@@ -34,19 +32,17 @@ from workbench.models.io import save_model
 from workbench.models.lm import LMConfig
 from workbench.provenance import hardware
 from workbench.text.corpus import DEFAULT_CORPUS, load_corpus
-from workbench.text.induction import induction_test, per_token_loss
+from workbench.text.induction import induction_test
 from workbench.text.tokenizer import (
     TOKENIZER_CONFIG,
     TOKENIZER_FILE,
-    encode_documents,
     load_tokenizer,
     save_tokenizer,
     train_tokenizer,
 )
+from workbench.text.windows import corpus_streams, next_token_loss, text_windows, windows
+from workbench.text.windows import split_stream as split_stream  # importable here, as before
 from workbench.training.train import Trainer
-
-BLOCK = 4096  # tokens per train/validation block
-VAL_EVERY = 20  # every 20th block is held out
 
 
 @dataclass
@@ -169,27 +165,6 @@ class LMTrainer(Trainer):
         }
 
 
-def corpus_streams(corpus: str, tokenizer: Tokenizer) -> tuple[torch.Tensor, torch.Tensor]:
-    """The corpus as training and held-out token streams."""
-    documents = [d.text for d in load_corpus(corpus).documents]
-    return split_stream(torch.from_numpy(encode_documents(tokenizer, documents).astype(np.int64)))
-
-
-def split_stream(stream: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Train and held-out token streams: every ``VAL_EVERY``-th block of ``BLOCK`` held out."""
-    blocks = stream.split(BLOCK)
-    val = [b for i, b in enumerate(blocks) if i % VAL_EVERY == VAL_EVERY - 1]
-    train = [b for i, b in enumerate(blocks) if i % VAL_EVERY != VAL_EVERY - 1]
-    return torch.cat(train), torch.cat(val)
-
-
-def windows(stream: torch.Tensor, n: int, n_ctx: int, gen: torch.Generator) -> torch.Tensor:
-    """``n`` random windows of ``n_ctx - 1`` tokens, each after a BOS (token 0)."""
-    starts = torch.randint(0, len(stream) - n_ctx, (n,), generator=gen)
-    body = stream[starts[:, None] + torch.arange(n_ctx - 1)]
-    return torch.cat([torch.zeros(n, 1, dtype=body.dtype), body], dim=1)
-
-
 def make_lm_batch(stream: torch.Tensor, cfg: LMTrainConfig, step: int) -> TokenBatch:
     gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
     n_ctx, vocab = cfg.model.n_ctx, cfg.model.d_vocab
@@ -204,38 +179,6 @@ def make_lm_batch(stream: torch.Tensor, cfg: LMTrainConfig, step: int) -> TokenB
             segment = stream[start : start + period]
         tokens[row, 1:] = segment.repeat(n_ctx // period + 1)[: n_ctx - 1]
     return TokenBatch(tokens)
-
-
-def next_token_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy over every position."""
-    return per_token_loss(logits, tokens).mean()
-
-
-TEXT_EVAL_SEED = 20261124  # held-out windows for evaluation
-
-
-def text_windows(
-    model,
-    n_seqs: int,
-    *,
-    seq_len: int = 128,
-    split: str = "val",
-    seed: int = TEXT_EVAL_SEED,
-    corpus: str = DEFAULT_CORPUS,
-) -> torch.Tensor:
-    """``n_seqs`` corpus windows of ``seq_len`` tokens (BOS first) from one split."""
-    if split not in ("train", "val"):
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}.")
-    if model.tokenizer is None:
-        raise ValueError("The model has no tokenizer: is it a language model?")
-    train, val = _streams(model.tokenizer.backend_tokenizer.to_str(), corpus)
-    stream = train if split == "train" else val
-    return windows(stream, n_seqs, seq_len, torch.Generator().manual_seed(seed))
-
-
-@functools.lru_cache(maxsize=4)
-def _streams(tokenizer_json: str, corpus: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return corpus_streams(corpus, Tokenizer.from_str(tokenizer_json))
 
 
 def held_out_loss(
