@@ -1,4 +1,5 @@
-"""``workbench cli-table / manifest / data-readme``: the generated references.
+"""``workbench cli-table / manifest / data-readme / fetch``: the generated references and
+the data folder.
 
 ``cli_table(parser)`` renders every subcommand of the parser and its help line as a markdown
 table; the README holds it between ``<!-- cli-table -->`` markers, and a test checks that
@@ -76,6 +77,23 @@ def _data_readme(args: argparse.Namespace) -> None:
     sys.stdout.write(f"wrote {catalogue.write()}\n")
 
 
+def _fetch(args: argparse.Namespace) -> None:
+    from workbench.fetch import fetch
+
+    report = fetch(
+        args.paths,
+        repo=args.repo,
+        revision=args.revision,
+        repo_type=args.repo_type,
+        data_dir=args.data,
+        overwrite=args.overwrite,
+        dry_run=args.dry_run,
+    )
+    if args.dry_run:
+        sys.stdout.write("".join(f"would fetch {p}\n" for p in report.fetched))
+    sys.stdout.write(report.summary())
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cli-table", help="print this table of every command (markdown)")
     p.add_argument("--update", metavar="FILE", help="rewrite the table inside FILE's markers")
@@ -92,3 +110,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--check", action="store_true", help="compare instead; exit 1 if stale")
     p.set_defaults(func=_data_readme)
+
+    p = sub.add_parser(
+        "fetch",
+        help="download shipped artefacts from the Hugging Face Hub repository the manifest "
+        "names (or --repo), each checked against its SHA-256",
+    )
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="folders, files or globs of the manifest, e.g. models/othello-gpt-cpu-6l "
+        "(default: every file)",
+    )
+    p.add_argument("--repo", metavar="OWNER/NAME", help="the Hub repository (default: manifest's)")
+    p.add_argument("--revision", help="branch, tag or commit (default: the manifest's, or main)")
+    p.add_argument("--repo-type", choices=("model", "dataset"), help="default: model")
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        help="the folder to fill, made if missing (default: the data "
+        "folder: WORKBENCH_DATA or the clone's)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace files that differ from the Hub's"
+    )
+    p.add_argument("--dry-run", action="store_true", help="list what would be downloaded")
+    p.set_defaults(func=_fetch)
