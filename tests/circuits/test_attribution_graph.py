@@ -78,11 +78,13 @@ def test_edges_equal_finite_interventions_in_the_linear_replacement():
     assert -1 in kinds and EMBEDDING in kinds  # error and embedding edges are there too
 
 
-def test_validation_reports_agreement_for_logit_and_features():
+def test_validation_reports_agreement_for_logit_and_features(capsys):
     model, transcoders, tokens = _setup()
     metric = logit_metric(19, 19, 20)
     graph = build_attribution_graph(model, transcoders, tokens, metric, 19, keep=4, max_nodes=8)
+    capsys.readouterr()
     result = validate_attribution_graph(graph, model, transcoders, tokens, metric, top=5)
+    assert "ablating features: 100%" in capsys.readouterr().err  # a bar, ended at its total
     assert result["logit"]["n"] == 5
     assert 0.0 <= result["logit"]["sign_agreement"] <= 1.0
     assert result["features"]["n"] > 0

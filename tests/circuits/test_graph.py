@@ -74,11 +74,13 @@ def test_edges_between_layers_match_finite_interventions(setup):
     assert checked > 0
 
 
-def test_validation_reports_agreement(setup):
+def test_validation_reports_agreement(setup, capsys):
     model, saes, tokens, move = setup
     graph = build_graph(model, saes, tokens, 12, move, keep=5)
+    capsys.readouterr()
     result = validate(graph, model, saes, tokens, 12, move, top=5)
     assert 0 <= result["sign_agreement"] <= 1 and len(result["rows"]) == 5
+    assert "ablating nodes: 100%" in capsys.readouterr().err  # a bar, ended at its total
 
 
 def test_graph_view_and_explorer(setup):

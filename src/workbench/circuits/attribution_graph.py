@@ -282,10 +282,11 @@ def validate_attribution_graph(
     metric: Metric,
     *,
     top: int = 10,
+    progress: bool = True,
 ) -> dict:
     """Ablate the ``top`` features with the largest predicted effect on the logit in the
     local replacement model (features recomputed, ReLU on); compare with the graph, for
-    the logit and for each kept downstream feature."""
+    the logit and for each kept downstream feature. ``progress``: a bar over the ablations."""
     rep = LocalReplacement(model, transcoders, tokens)
     predicted = predicted_ablation_effects(graph)
     chosen = sorted(predicted, key=lambda i: -abs(predicted[i]))[:top]
@@ -294,7 +295,7 @@ def validate_attribution_graph(
         base = float(metric(base_logits))
     rows, feature_rows = [], []
     per_target: dict[int, dict[int, float]] = {}  # predicted effects on each target, once
-    for i in chosen:
+    for i in tqdm(chosen, desc="ablating features", unit="feature", disable=not progress):
         node = graph.nodes[i]
         with torch.no_grad():
             logits, inputs, _ = rep.run(

@@ -256,8 +256,10 @@ def validate(
     *,
     versus: int | None = None,
     top: int = 10,
+    progress: bool = True,
 ) -> dict:
-    """Ablate the ``top`` feature nodes with the largest predicted effect; compare."""
+    """Ablate the ``top`` feature nodes with the largest predicted effect; compare.
+    ``progress``: a bar over the ablations."""
     rep = ReplacementModel(model, saes, tokens)
     metric = logit_metric(position, move, versus)
     predicted = predicted_ablation_effects(graph)
@@ -265,7 +267,7 @@ def validate(
     rows = []
     with torch.no_grad():
         base = float(metric(rep.run_from(0, rep.features[0])))
-        for i in chosen:
+        for i in tqdm(chosen, desc="ablating nodes", unit="node", disable=not progress):
             node = graph.nodes[i]
             f = rep.features[node.layer].clone()
             f[node.position, node.feature] = 0
