@@ -66,3 +66,19 @@ def test_shipped_model_matches_its_card(name):
     metrics = evaluate_legal_moves(model, held_out_games(300))
     # 300 games = ~17k positions: a binomial standard error below 0.002 at these rates.
     assert metrics.top1_legal == pytest.approx(card["top1_legal"], abs=0.01)
+
+
+def test_one_held_out_helper_gives_both_recorded_sets():
+    """The two sets the records were made on, drawn as they were before the helpers merged."""
+    from workbench.othello.engine import play_games
+    from workbench.saes.evaluate import EVAL_SEED, eval_games
+
+    models = play_games(n_games=6, rng=np.random.default_rng([2**31 - 1, 7]))
+    saes = play_games(n_games=6, rng=np.random.default_rng([20241124]))
+    assert (held_out_games(6).moves == models.moves).all()
+    assert (held_out_games(6, kind="saes").moves == saes.moves).all()
+    assert (eval_games(6).moves == saes.moves).all() and EVAL_SEED == 20241124
+    other = play_games(n_games=6, rng=np.random.default_rng([3]))
+    assert (eval_games(6, seed=3).moves == other.moves).all()
+    with pytest.raises(ValueError, match="valid kinds"):
+        held_out_games(2, kind="probes")

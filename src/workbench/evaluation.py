@@ -30,8 +30,12 @@ from workbench.othello.tokens import (
     next_move_targets,
 )
 
-#: Seed of the held-out games; training seeds draw from a different stream.
-EVAL_SEED = 2**31 - 1
+#: The held-out sets of games, one helper for both (``held_out_games``). Each is a stream of
+#: ``play_games`` no training run draws (training uses ``[seed, chunk]`` with small seeds).
+EVAL_SEED = 2**31 - 1  # "models": legal-move evaluation, generator entropy [seed, 7]
+SAE_EVAL_SEED = 20241124  # "saes": SAEs, features and circuits, generator entropy [seed]
+HeldOutSet = Literal["models", "saes"]
+_HELD_OUT_SEEDS: dict[str, int] = {"models": EVAL_SEED, "saes": SAE_EVAL_SEED}
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,22 @@ def held_out_games(
     n_games: int = 2000,
     *,
     policy: Literal["random", "greedy"] = "random",
-    seed: int = EVAL_SEED,
+    seed: int | None = None,
+    kind: HeldOutSet = "models",
 ) -> GameRecord:
-    """Games never drawn in training (a separate seed), for evaluation."""
-    return play_games(n_games=n_games, policy=policy, rng=np.random.default_rng([seed, 7]))
+    """Games never drawn in training, for evaluation.
+
+    ``kind`` picks the set: ``"models"`` (the model cards, ``workbench eval``, training's
+    evaluations) or ``"saes"`` (SAE records, feature labels, circuits;
+    ``saes.evaluate.eval_games``). Both streams are kept as they were so that every recorded
+    figure reproduces. ``seed``: another seed gives an independent set of the same kind
+    (default: the kind's fixed seed).
+    """
+    if kind not in _HELD_OUT_SEEDS:
+        raise ValueError(f"kind={kind!r}: valid kinds are {sorted(_HELD_OUT_SEEDS)}")
+    seed = _HELD_OUT_SEEDS[kind] if seed is None else seed
+    entropy = [seed, 7] if kind == "models" else [seed]
+    return play_games(n_games=n_games, policy=policy, rng=np.random.default_rng(entropy))
 
 
 def in_top_n(logits: Float[Tensor, "n k"], n: Int[Tensor, " n"]) -> Bool[Tensor, "n k"]:

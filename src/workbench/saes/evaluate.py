@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 from jaxtyping import Float
 from sae_lens import SAE
@@ -26,9 +25,10 @@ from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.activations import Activations, Labels, harvest, hook_layer
+from workbench.evaluation import SAE_EVAL_SEED, held_out_games
 from workbench.models.config import random_init_twin, require_othello_model
 from workbench.models.registry import load_model
-from workbench.othello.engine import GameRecord, play_games
+from workbench.othello.engine import GameRecord
 from workbench.othello.tokens import model_inputs, next_move_targets
 from workbench.probes import ProbeSuite
 from workbench.provenance import RunRecord
@@ -46,14 +46,14 @@ from workbench.saes.loading import check_compatible, load_saes_by_layer, trained
 
 NEURONS_ROW, RANDOM_INIT_ROW = "MLP neurons", "SAE on a random-init model"  # row names
 SAESites = Mapping[str, SAE] | Sequence[tuple[str, SAE]]  # hook -> SAE, or (hook, SAE) pairs
-EVAL_SEED = 20241124  # evaluation games: never the training stream's (seed, chunk) pairs
+EVAL_SEED = SAE_EVAL_SEED  # evaluation games: never the training stream's (seed, chunk) pairs
 
 
 def eval_games(n_games: int = 300, seed: int | None = None) -> GameRecord:
-    """Held-out games (seed ``EVAL_SEED``); another ``seed`` gives an independent set, to
-    see whether a margin holds on other games."""
-    seed = EVAL_SEED if seed is None else seed
-    return play_games(n_games=n_games, rng=np.random.default_rng([seed]))
+    """``held_out_games(n_games, seed=seed, kind="saes")``: the SAE evaluation set (seed
+    ``EVAL_SEED``); another ``seed`` gives an independent set, to see whether a margin holds
+    on other games."""
+    return held_out_games(n_games, seed=seed, kind="saes")
 
 
 @dataclass
