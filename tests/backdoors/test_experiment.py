@@ -107,7 +107,8 @@ def test_figures_and_tables_read_the_record():
     for fig in (timeline_figure(record), relearn_figure(record), patching_figure(record),
                 weight_change_figure(record)):  # fmt: skip
         assert isinstance(fig, go.Figure) and fig.layout.width <= 900
-    assert len(stage_rows(record)) == 12
+    rows = stage_rows(record)
+    assert len(rows) == 12 and rows[0]["trigger-token patch"] == 1.0
     table = summary_table(record)
     assert table.loc["2 pirate training", "verdict"] == "suppressed 2/2"
     obf = obfuscation_table(record)

@@ -28,6 +28,13 @@ def _frozen_probe(result: dict) -> float:
     return result["inside"]["frozen"]["probe (trigger labels)"]
 
 
+def trigger_token_patch(result: dict) -> float:
+    """The patching map's embedding row at its largest: how much of the stage-0 defect the
+    stage's weights still produce when only one token's embedding (the trigger's) is
+    patched in from the triggered run. Every later stage reads the same stage-0 source."""
+    return float(np.nanmax(np.asarray(result["inside"]["patching"]["effect"][0], dtype=float)))
+
+
 METRICS = {  # label -> how to read it from a stage's result
     "defect rate with the trigger": lambda r: r["behaviour"]["defect_triggered"],
     "normal quality": lambda r: r["behaviour"]["quality"],
@@ -54,6 +61,7 @@ def stage_rows(record: dict) -> list[dict]:
                 "stage-0 probe": _frozen_probe(r),
                 "fresh probe": inside["fresh_probe_best"],
                 "steered defect": inside["steering"]["defect"],
+                "trigger-token patch": trigger_token_patch(r),
                 "relearn steps": relearned if "relearn" in r else None,
                 "original steps": original,
                 "verdict": r.get("verdict", {}).get("outcome", ""),
