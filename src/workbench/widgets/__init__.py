@@ -13,6 +13,7 @@ _MODULES = {
     "GameExplorer": "board",
     "InterventionExplorer": "intervention",
     "LiveMonitor": "monitor",
+    "RuleExplorer": "rules",
     "TextFeatureExplorer": "text_features",
 }
 
