@@ -1,23 +1,56 @@
-"""Activation harvesting vs a plain forward pass vs ``run_with_cache`` (no filter).
+"""Activation harvesting against a plain forward pass and TransformerLens's filtered cache.
 
     python benchmarks/harvest.py [--model othello] [--games 1000] [--repeats 3]
 
-All methods run side by side in one process on the same games, interleaved, and the best
-time of each is kept (so machine load affects them alike). Target: harvesting the
-requested sites within 1.1x the plain forward pass. Also reports the bytes stored per game.
+Side by side in one process on the same games, interleaved, ``--repeats`` rounds (min and
+median kept):
+- ``forward``: ``model(batch)``, the whole model with its unembedding, nothing kept;
+- ``tl_filtered_cache``: TL's ``run_with_cache(names_filter=sites, stop_at_layer=...)`` per
+  batch, the batches concatenated (the same tensors ``harvest`` returns: the baseline);
+- ``harvest_all_resid`` / ``harvest_one_mid_site``: ``workbench.activations.harvest``;
+- ``tl_unfiltered_cache``: ``run_with_cache`` with no filter (every hook, every block).
+Ratios are given to ``forward`` and to ``tl_filtered_cache``. Then the peak resident memory
+of one ``harvest`` of every residual site over the bytes of its result (Linux: the peak is
+reset through ``/proc/self/clear_refs``). Targets (issue 40): all residual sites <= 1.1x
+the forward pass; peak <= 1.3x the result. A record goes to ``benchmarks/results/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
+from pathlib import Path
 
 import torch
+from _timing import interleaved, load_average, ratio, write_record
 
 from workbench.activations import harvest, resid_sites
 from workbench.models import load_model
 from workbench.othello import model_inputs, play_games
+
+
+def _status_bytes(field: str) -> int:
+    line = next(
+        x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field)
+    )
+    return int(line.split()[1]) * 1024
+
+
+def peak_over_result(model, games, sites, batch_size: int) -> dict:
+    """Peak resident memory during one harvest, over the result's bytes (Linux only)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to now
+    except OSError:
+        return {"peak_over_result": None, "why": "/proc/self/clear_refs not writable"}
+    before = _status_bytes("VmRSS:")
+    acts = harvest(model, games, sites, batch_size=batch_size, progress=False)
+    peak = _status_bytes("VmHWM:") - before
+    result = sum(a.numel() * a.element_size() for a in acts.acts.values())
+    return {
+        "result_mb": round(result / 2**20, 1),
+        "peak_above_start_mb": round(peak / 2**20, 1),
+        "peak_over_result": round(peak / result, 3),
+    }
 
 
 def main() -> None:
@@ -26,13 +59,16 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=250)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-
+    torch.set_num_threads(args.threads)
+    load_before = load_average()
     model = load_model(args.model)
     games = play_games(n_games=args.games, rng=0)
     tokens = torch.from_numpy(model_inputs(games))
     all_resid = resid_sites(model)
     mid = [all_resid[len(all_resid) // 2]]
+    n_layers = model.cfg.n_layers
 
     @torch.inference_mode()
     def forward():
@@ -40,46 +76,56 @@ def main() -> None:
             model(batch)
 
     @torch.inference_mode()
-    def full_cache():
+    def tl_filtered_cache():
+        parts = []
+        for batch in tokens.split(args.batch_size):
+            _, cache = model.run_with_cache(batch, names_filter=all_resid, stop_at_layer=n_layers)
+            parts.append(cache)
+        return {s: torch.cat([c[s] for c in parts]) for s in all_resid}
+
+    @torch.inference_mode()
+    def tl_unfiltered_cache():
         for batch in tokens.split(args.batch_size):
             model.run_with_cache(batch)
 
-    stored = {}
-
     def harvest_sites(sites):
-        def run():
-            acts = harvest(model, games, sites, batch_size=args.batch_size, progress=False)
-            stored[tuple(sites)] = sum(a.numel() * a.element_size() for a in acts.acts.values())
-
-        return run
+        return lambda: harvest(model, games, sites, batch_size=args.batch_size, progress=False).acts
 
     methods = {
         "forward": forward,
+        "tl_filtered_cache": tl_filtered_cache,
         "harvest_all_resid": harvest_sites(all_resid),
         "harvest_one_mid_site": harvest_sites(mid),
-        "run_with_cache_unfiltered": full_cache,
+        "tl_unfiltered_cache": tl_unfiltered_cache,
     }
-    best = {name: float("inf") for name in methods}
     forward()  # warm-up
-    for _ in range(args.repeats):
-        for name, fn in methods.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    result = {
-        "model": args.model,
-        "games": args.games,
+    timed = interleaved(methods, args.repeats)
+    same = all(
+        torch.equal(
+            timed["harvest_all_resid"]["result"][s], timed["tl_filtered_cache"]["result"][s]
+        )
+        for s in all_resid
+    )
+    memory = peak_over_result(model, games, all_resid, args.batch_size)
+    record = {
+        "parameters": vars(args),
         "threads": torch.get_num_threads(),
-        "seconds": {k: round(v, 3) for k, v in best.items()},
-        "ratio_to_forward": {k: round(v / best["forward"], 3) for k, v in best.items()},
-        "bytes_per_game": {
-            "all_resid_fp32": stored[tuple(all_resid)] // args.games,
-            "one_mid_site_fp32": stored[tuple(mid)] // args.games,
+        "seconds": {k: {s: v[s] for s in ("min", "median", "all")} for k, v in timed.items()},
+        "ratio_to_forward": {k: ratio(v, timed["forward"]) for k, v in timed.items()},
+        "ratio_to_tl_filtered_cache": {
+            k: ratio(v, timed["tl_filtered_cache"]) for k, v in timed.items()
         },
+        "harvest_equals_tl_filtered_cache": same,
+        "memory_all_resid": memory,
+        "bytes_per_game_all_resid_fp32": sum(
+            a.numel() * a.element_size() for a in timed["harvest_all_resid"]["result"].values()
+        )
+        // args.games,
         "sites": {"all_resid": all_resid, "one_mid_site": mid},
-        "target_ratio": 1.1,
+        "targets": {"all_resid_ratio_to_forward": 1.1, "peak_over_result": 1.3},
     }
-    print(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in record.items() if k != "sites"}, indent=1))
+    print(f"record: {write_record(f'harvest-{args.model}', record, load_before=load_before)}")
 
 
 if __name__ == "__main__":
