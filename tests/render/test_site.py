@@ -156,3 +156,24 @@ def test_a_site_rendered_before_the_marker_is_replaced(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         ".workbench-output", "_static", "good.html", "index.html", "manifest.json"
     ]  # fmt: skip
+
+
+def unfinished_bars(html: str) -> list[str]:
+    """tqdm bars in a page's text that did not reach 100% (a red one, a closed one left at
+    its first redraw such as sae-lens's "1/20", or a total that was wrong). A carriage
+    return overwrites what came before it on the line, as in a terminal."""
+    text = re.sub(r"[^\r\n<>]*\r(?!\n)", "", html)
+    return [m[0] for m in re.finditer(r"\b(\d{1,3})%\|[^\n<]{0,80}", text) if m[1] != "100"]
+
+
+def test_unfinished_bars_are_found():
+    assert unfinished_bars("a: 100%|##| 20/20 [00:01]\nb:   5%|  | 1/20 [00:00]") == [
+        "5%|  | 1/20 [00:00]"
+    ]
+    assert unfinished_bars("c:  50%|# | 1/2\rc: 100%|##| 2/2\n") == []
+
+
+def test_no_page_shows_an_unfinished_progress_bar(site):
+    out, report = site
+    left = {p.page: unfinished_bars((out / p.page).read_text()) for p in report.pages}
+    assert not any(left.values()), {page: bars for page, bars in left.items() if bars}
