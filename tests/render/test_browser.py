@@ -40,15 +40,16 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def browser_page(base: str):
-    """A page that records JS errors and any request that tries to leave ``base``."""
+def browser_page(base: str, width: int = 1280):
+    """A page that records JS errors and any request that tries to leave ``base``;
+    ``width``: of the window."""
     from playwright.sync_api import sync_playwright
 
     if CHROMIUM is None:
         pytest.fail("Chromium not found: `make browser` installs it (`make test` runs it).")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=NO_NETWORK)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": width, "height": 900})
         page = context.new_page()
         page.errors, page.outside = [], []
 
@@ -104,6 +105,81 @@ def test_every_page_draws_offline_without_errors(site):
 
 
 BOARD = "id => JSON.stringify(document.getElementById(id).data.map(t => [t.x, t.y, t.z]))"
+
+
+COLUMN_PX = 900  # the notebook column every figure and widget must fit
+
+# Figures and widgets wider than the column; widget labels and buttons whose text is cut
+# (wider than their box); plot titles that run past the figure's right edge.
+TOO_WIDE = """max => Array.from(document.querySelectorAll(
+    '.plotly-graph-div, .widget-box, .widget-hbox, .widget-vbox, .jupyter-widgets'))
+  .map(e => ({what: e.className.split(' ')[0] + (e.id ? '#' + e.id : ''),
+              width: Math.round(Math.max(e.getBoundingClientRect().width, e.scrollWidth))}))
+  .filter(e => e.width > max)"""
+
+TRUNCATED = """() => {
+  const cut = [];
+  for (const e of document.querySelectorAll(
+      '.widget-label, .widget-button, .jupyter-button, .widget-inline-hbox label')) {
+    if (e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+      cut.push({text: e.textContent.trim(), box: e.clientWidth, needs: e.scrollWidth});
+  }
+  for (const g of document.querySelectorAll('.plotly-graph-div')) {
+    const right = g.getBoundingClientRect().right;
+    for (const t of g.querySelectorAll('.gtitle, .g-xtitle text, .g-ytitle text')) {
+      const box = t.getBoundingClientRect();
+      if (box.width > 0 && box.right > right + 1)
+        cut.push({text: t.textContent.trim(), past_edge_px: Math.round(box.right - right)});
+    }
+  }
+  return cut;
+}"""
+
+
+def fits_the_column(page) -> tuple[list, list]:
+    """What is wider than the notebook column, and what text is cut off, on ``page``."""
+    return page.evaluate(TOO_WIDE, COLUMN_PX), page.evaluate(TRUNCATED)
+
+
+def test_every_figure_and_widget_fits_the_column_with_nothing_cut_off(site):
+    out, report = site
+    problems = {}  # in a 900 px window: what scales to its container fits it
+    with serve(out) as base, browser_page(base, width=COLUMN_PX) as page:
+        for entry in report.pages:
+            _open(page, base + entry.page)
+            if entry.widgets:
+                page.wait_for_selector(".widget-box, .jupyter-widgets", timeout=30_000)
+                page.wait_for_timeout(500)  # fonts and styles
+            wide, cut = fits_the_column(page)
+            if wide or cut:
+                problems[entry.page] = {"wider than 900 px": wide, "cut off": cut}
+    assert not problems, problems
+
+
+def test_the_width_and_truncation_checks_catch_a_wide_widget_and_a_cut_label(tmp_path):
+    """The checks above, on a page that breaks both rules (and one that does not)."""
+    from workbench.render import render_site
+
+    from helpers import write_notebook
+
+    nb = write_notebook(
+        tmp_path / "bad.ipynb",
+        "import ipywidgets as w\nimport plotly.graph_objects as go",
+        "w.HBox([w.HTML('x', layout=w.Layout(min_width='1000px'))])",
+        "go.Figure(go.Scatter(y=[1, 2]), layout={'width': 1200})",
+        "w.Button(description='Play the model move and more words', layout=w.Layout(width='60px'))",
+        "w.HBox([w.Button(description='ok', layout=w.Layout(width='120px'))])",
+    )
+    out = tmp_path / "site"
+    report = render_site([nb], out, progress=False)
+    with serve(out) as base, browser_page(base, width=COLUMN_PX) as page:
+        page.goto(base + report.pages[0].page, wait_until="load")
+        page.wait_for_selector(".widget-button", timeout=30_000)
+        page.wait_for_timeout(500)
+        wide, cut = fits_the_column(page)
+    # the HTML widget, its box, the figure; the button that fits is not flagged
+    assert len(wide) >= 2 and all(w["width"] >= 1000 for w in wide), wide
+    assert [c["text"] for c in cut] == ["Play the model move and more words"], cut
 
 
 def test_moving_a_slider_changes_the_board(site):
