@@ -55,16 +55,16 @@ def main() -> None:
         move = int(np.nanargmax(probs))
         if args.kind == "sae":
             graph = build_graph(model, saes, tokens, args.position, move, keep=args.keep)
-            check = validate(graph, model, saes, tokens, args.position, move, top=10)
+            check = validate(graph, model, saes, tokens, args.position, move, top=10).to_dict()
         else:
             metric = logit_metric(args.position, move)
             graph = build_attribution_graph(
                 model, transcoders, tokens, metric, args.position, keep=args.keep
             )
             both = validate_attribution_graph(graph, model, transcoders, tokens, metric, top=10)
-            check = both["logit"] | {
-                "feature_sign_agreement": both["features"]["sign_agreement"],
-                "feature_correlation": both["features"]["correlation"],
+            check = both.logit.to_dict() | {
+                "feature_sign_agreement": both.features.sign_agreement,
+                "feature_correlation": both.features.correlation,
             }
         row = {
             "game": g,

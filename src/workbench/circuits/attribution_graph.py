@@ -45,6 +45,7 @@ from workbench.circuits.graph import (
     predicted_ablation_effects,
 )
 from workbench.circuits.transcoders import reconstruct, transcoder_hooks
+from workbench.circuits.validation import Agreement, AttributionValidation
 
 EMBEDDING = -3  # Node.feature of a token-embedding node (layer -1)
 Metric = Callable[[Tensor], Tensor]
@@ -283,7 +284,7 @@ def validate_attribution_graph(
     *,
     top: int = 10,
     progress: bool = True,
-) -> dict:
+) -> AttributionValidation:
     """Ablate the ``top`` features with the largest predicted effect on the logit in the
     local replacement model (features recomputed, ReLU on); compare with the graph, for
     the logit and for each kept downstream feature. ``progress``: a bar over the ablations."""
@@ -321,24 +322,14 @@ def validate_attribution_graph(
                     "actual": float(after - before),
                 }
             )
-    graph.validation = {
-        "logit": _agreement(rows),
-        "features": _agreement(feature_rows),
-        "rows": rows,
-        "feature_rows": feature_rows,
-    }
+    graph.validation = AttributionValidation(
+        logit=Agreement.of(rows),
+        features=Agreement.of(feature_rows),
+        rows=rows,
+        feature_rows=feature_rows,
+    )
     return graph.validation
 
 
 def _site(node: Node) -> tuple[int, int, int]:
     return node.layer, node.position, node.feature
-
-
-def _agreement(rows: list[dict]) -> dict:
-    if not rows:
-        return {"n": 0, "sign_agreement": float("nan"), "correlation": float("nan")}
-    pred = torch.tensor([r["predicted"] for r in rows])
-    act = torch.tensor([r["actual"] for r in rows])
-    agree = float(((pred * act) > 0).float().mean())
-    corr = float(torch.corrcoef(torch.stack([pred, act]))[0, 1]) if len(rows) > 2 else float("nan")
-    return {"n": len(rows), "sign_agreement": agree, "correlation": corr}

@@ -20,7 +20,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from sae_lens import SAE
@@ -29,6 +30,8 @@ from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench.attribution import logit_metric
+from workbench.circuits.validation import VALIDATIONS, AttributionValidation, Validation
+from workbench.files import read_json, write_json
 
 
 def _check_saes(model: HookedTransformer, saes: dict[int, SAE]) -> None:
@@ -64,18 +67,61 @@ class Node:
 
 @dataclass
 class FeatureGraph:
+    """A pruned circuit for one prediction: node 0 is the logit. Saves to and loads from
+    JSON (``save`` / ``load``), its validation (if any) with it."""
+
     nodes: list[Node]
     edges: dict[tuple[int, int], float]  # (source index, target index) -> weight
     logit: float  # the metric on the real model
     replacement_logit: float  # the same in the replacement model (equal up to float error)
     error_share: float  # |error-node edges| / |all edges| into the logit
     seconds: float = 0.0
-    validation: dict = field(default_factory=dict)
+    validation: Validation | AttributionValidation | None = None  # set by the validators
 
     def incoming(self, target: int) -> list[tuple[int, float]]:
         return sorted(
             ((s, w) for (s, t), w in self.edges.items() if t == target), key=lambda x: -abs(x[1])
         )
+
+    def to_dict(self) -> dict:
+        """Plain JSON data: edges as ``[source, target, weight]`` triples."""
+        validation = None
+        if self.validation is not None:
+            validation = {"kind": self.validation.kind, **self.validation.to_dict()}
+        return {
+            "nodes": [asdict(node) for node in self.nodes],
+            "edges": [[s, t, w] for (s, t), w in self.edges.items()],
+            "logit": self.logit,
+            "replacement_logit": self.replacement_logit,
+            "error_share": self.error_share,
+            "seconds": self.seconds,
+            "validation": validation,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureGraph:
+        validation = data.get("validation")
+        if validation is not None:
+            validation = dict(validation)
+            validation = VALIDATIONS[validation.pop("kind")].from_dict(validation)
+        return cls(
+            nodes=[Node(**node) for node in data["nodes"]],
+            edges={(int(s), int(t)): float(w) for s, t, w in data["edges"]},
+            logit=data["logit"],
+            replacement_logit=data["replacement_logit"],
+            error_share=data["error_share"],
+            seconds=data.get("seconds", 0.0),
+            validation=validation,
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the graph as JSON (atomically); the path."""
+        write_json(Path(path), self.to_dict())
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FeatureGraph:
+        return cls.from_dict(read_json(Path(path), what="Feature graph"))
 
 
 class NodeTable:
@@ -257,7 +303,7 @@ def validate(
     versus: int | None = None,
     top: int = 10,
     progress: bool = True,
-) -> dict:
+) -> Validation:
     """Ablate the ``top`` feature nodes with the largest predicted effect; compare.
     ``progress``: a bar over the ablations."""
     rep = ReplacementModel(model, saes, tokens)
@@ -277,9 +323,7 @@ def validate(
     pred = torch.tensor([r["predicted"] for r in rows])
     act = torch.tensor([r["actual"] for r in rows])
     corr = float(torch.corrcoef(torch.stack([pred, act]))[0, 1]) if len(rows) > 2 else float("nan")
-    graph.validation = {
-        "sign_agreement": len(agree) / max(len(rows), 1),
-        "correlation": corr,
-        "rows": rows,
-    }
+    graph.validation = Validation(
+        sign_agreement=len(agree) / max(len(rows), 1), correlation=corr, rows=rows
+    )
     return graph.validation
