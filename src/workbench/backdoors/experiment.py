@@ -118,6 +118,8 @@ class Experiment:
         self.monitors = kept_monitors(name)
         self.m0 = self.domain.load(self.domain.folder)
         self.started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        if self.out.exists():  # a resumed experiment: its record dates from the first start
+            self.started = json.loads(self.out.read_text())["record"]["date"].split(" - ")[0]
         self.record: dict = {}
 
     # -- units --------------------------------------------------------------------------
