@@ -69,6 +69,43 @@ def test_a_tables_rows_are_each_saes_own_evaluation():
     assert rows[0]["loss_zero"] != pytest.approx(rows[1]["loss_zero"])  # each hook its own
 
 
+def test_sharing_the_work_between_rows_changes_no_figure():
+    """The table encodes each SAE once and builds the board properties once for all rows,
+    and coverage by layer once for all layers: every row must be, to the bit, what the
+    public functions give on their own, each harvesting and scoring from scratch."""
+    from dataclasses import asdict
+
+    from workbench.activations import harvest
+    from workbench.saes.board import board_properties, score_features
+    from workbench.saes.evaluate import (
+        RANDOM_INIT_ROW,
+        board_metrics,
+        comparison_table,
+        coverage_by_layer,
+        encode_positions,
+    )
+
+    model, twin = tiny_model(), tiny_model(seed=5)
+    games = play_games(n_games=20, rng=6)
+    sae = identity_sae(32, HOOK)
+    table = comparison_table(model, HOOK, {"x": sae}, games, random_init=(twin, sae))
+    acts = harvest(model, games, [HOOK], progress=False)
+    alone = {
+        **asdict(sae_metrics(model, sae, games)),
+        **board_metrics(encode_positions(sae, acts, HOOK), acts).row("x"),
+    }
+    assert table[0] == alone
+    twin_acts = harvest(twin, games, [HOOK], progress=False)
+    on_twin = board_metrics(encode_positions(sae, twin_acts, HOOK), twin_acts)
+    assert table[-1] == on_twin.row(RANDOM_INIT_ROW)
+
+    rows = coverage_by_layer(model, games, name="tiny", saes={HOOK: sae})
+    props = board_properties(acts.labels)
+    assert {k: rows[0][k] for k in ("mine/theirs/empty", "legal", "flipped")} == (
+        score_features(encode_positions(sae, acts, HOOK), props).coverage()
+    )
+
+
 def test_several_random_init_saes_get_a_named_row_each_scored_on_the_twin():
     from workbench.saes.evaluate import RANDOM_INIT_ROW, comparison_table
 
@@ -116,7 +153,8 @@ def test_an_exact_probe_covers_every_state_it_can_occur_in():
 
 def test_coverage_by_layer_scores_random_init_saes_on_the_twin():
     from workbench.activations import harvest
-    from workbench.saes.evaluate import _coverage, coverage_by_layer
+    from workbench.saes.board import board_properties, score_features
+    from workbench.saes.evaluate import coverage_by_layer
 
     model = tiny_model()
     twin = tiny_model(seed=5)
@@ -135,7 +173,8 @@ def test_coverage_by_layer_scores_random_init_saes_on_the_twin():
     for layer in range(model.cfg.n_layers):
         site = f"blocks.{layer}.mlp.hook_post"
         alone = harvest(model, games, [site], progress=False)
-        expected = _coverage(alone.flat(site)[0].float(), alone)
+        flat = alone.flat(site)[0].float()
+        expected = score_features(flat, board_properties(alone.labels)).coverage()
         row = next(r for r in rows if "MLP neurons" in r["features"] and r["layer"] == layer)
         assert {k: row[k] for k in expected} == pytest.approx(expected, abs=1e-6)
     # Scored on the twin's own activations: the same figures evaluate_sae gives there.

@@ -165,3 +165,22 @@ def test_an_alias_and_the_model_it_names_are_the_same_model_for_an_sae():
     model.cfg.model_name = "othello-gpt-8l"
     with pytest.raises(SAEMismatchError, match="othello-gpt-8l"):
         check_compatible(sae, model, HOOK)
+
+
+def test_hook_width_runs_the_model_once_per_hook_and_model(monkeypatch):
+    from workbench.activations import HookNameError
+    from workbench.saes.loading import hook_width
+
+    model, other = tiny_model(), tiny_model(seed=1)
+    calls = []
+    run = type(model).run_with_cache
+    monkeypatch.setattr(
+        type(model), "run_with_cache", lambda m, *a, **k: calls.append(m) or run(m, *a, **k)
+    )
+    widths = [
+        hook_width(m, h) for m in (model, other, model) for h in (HOOK, "blocks.0.mlp.hook_post")
+    ]
+    assert widths == [32, 64] * 3  # d_model, d_mlp of the tiny model
+    assert len(calls) == 4  # the third asks no forward pass: the first's are kept
+    with pytest.raises(HookNameError):
+        hook_width(model, "blocks.0.hook_nothing")  # still checked every time

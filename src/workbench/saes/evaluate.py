@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from sae_lens import SAE
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -133,6 +133,18 @@ def sae_metrics(
     if acts is None:
         hook = check_compatible(sae, model, hook)
         acts = harvest(model, games, [hook], progress=False)
+    return _sae_metrics(model, sae, games, hook, acts, losses)[0]
+
+
+def _sae_metrics(
+    model: HookedTransformer,
+    sae: SAE,
+    games: GameRecord,
+    hook: str,
+    acts: Activations,
+    losses: tuple[float, float] | None,
+) -> tuple[SAEMetrics, Float[Tensor, "n d_sae"]]:
+    """``sae_metrics``, and the feature activations it encoded (``encode_positions``'s)."""
     x = acts.flat(hook)[0].float()
     with torch.no_grad():
         feats = sae.encode(x)
@@ -145,7 +157,10 @@ def sae_metrics(
         losses = _next_move_loss(model, games), zero_ablation_loss(model, games, hook)
     clean, zero = losses
     spliced = _next_move_loss(model, games, [(hook, splice)])
-    return SAEMetrics.measure(x, feats, recon, loss_clean=clean, loss_sae=spliced, loss_zero=zero)
+    metrics = SAEMetrics.measure(
+        x, feats, recon, loss_clean=clean, loss_sae=spliced, loss_zero=zero
+    )
+    return metrics, feats
 
 
 @dataclass
@@ -170,9 +185,17 @@ class BoardMetrics:
         }
 
 
-def board_metrics(feature_acts: Float[Tensor, "n feature"], acts: Activations) -> BoardMetrics:
-    """Board-grounded scores of any per-position features (SAE latents, neurons, ...)."""
-    scores = score_features(feature_acts, board_properties(acts.labels))
+def board_metrics(
+    feature_acts: Float[Tensor, "n feature"],
+    acts: Activations,
+    *,
+    props: Bool[Tensor, "n property"] | None = None,
+) -> BoardMetrics:
+    """Board-grounded scores of any per-position features (SAE latents, neurons, ...).
+    ``props``: ``board_properties(acts.labels)``, if already computed (the same for every
+    feature set scored on the same games)."""
+    props = board_properties(acts.labels) if props is None else props
+    scores = score_features(feature_acts, props)
     return _board_metrics(scores, feature_acts, acts)
 
 
@@ -247,8 +270,14 @@ def evaluate_sae(
     hook = check_compatible(sae, model, hook)
     if acts is None:
         acts = harvest(model, games, [hook], progress=False)
-    standard = sae_metrics(model, sae, games, hook=hook, acts=acts, losses=losses)
-    board = board_metrics(encode_positions(sae, acts, hook), acts)
+    return _evaluate(model, sae, games, hook, acts, losses, board_properties(acts.labels))
+
+
+def _evaluate(model, sae, games, hook, acts, losses, props) -> dict:
+    """``evaluate_sae`` on checked and harvested inputs, encoding once for both kinds of
+    figures, with the games' ``board_properties`` given."""
+    standard, feats = _sae_metrics(model, sae, games, hook, acts, losses)
+    board = board_metrics(feats, acts, props=props)
     return {"hook": hook, **asdict(standard), **board.row("sae")}
 
 
@@ -283,14 +312,15 @@ def comparison_table(
     acts = harvest(model, games, sorted(needed, key=hook_layer), progress=progress)  # one pass
     clean = _next_move_loss(model, games) if sites else None  # no SAEs: no loss to recover
     losses = {h: (clean, zero_ablation_loss(model, games, h)) for h in set(sites.values())}
+    props = board_properties(acts.labels)  # the same games for every row
     rows = []
     for name, sae in tqdm(saes.items(), desc="scoring SAEs", unit="SAE", disable=not progress):
         site = sites[name]
-        row = evaluate_sae(model, sae, games, hook=site, acts=acts, losses=losses[site])
+        row = _evaluate(model, sae, games, site, acts, losses[site], props)
         row.pop("hook")
         rows.append({**row, "features": name if site == hook else f"{name} ({site})"})
     flat = acts.flat(neuron_site)[0].float()
-    rows.append(board_metrics(flat, acts).row(f"{NEURONS_ROW} ({neuron_site})"))
+    rows.append(board_metrics(flat, acts, props=props).row(f"{NEURONS_ROW} ({neuron_site})"))
     rows.append(chance_metrics(acts.labels).row(CHANCE))
     if random_init is not None:
         random_model, random_saes = random_init
@@ -298,7 +328,8 @@ def comparison_table(
             random_saes = {"": random_saes}
         twin_acts = harvest(random_model, games, [hook], progress=progress)
         for name, random_sae in random_saes.items():
-            board = board_metrics(encode_positions(random_sae, twin_acts, hook), twin_acts)
+            features = encode_positions(random_sae, twin_acts, hook)
+            board = board_metrics(features, twin_acts, props=props)  # the same games
             rows.append(board.row(RANDOM_INIT_ROW + (f" ({name})" if name else "")))
     if probed:
         probe = probe_board_metrics(suite, acts, probe_site)
@@ -378,7 +409,8 @@ def coverage_by_layer(
         total=len(pairs) + len(sites), desc=f"coverage by layer ({name})", unit="set",
         disable=not progress,
     )  # fmt: skip
-    rows = _sae_coverage_rows(pairs, acts, name=name, suffix="", bar=bar)
+    props = board_properties(acts.labels)  # the same games for every layer and feature set
+    rows = _sae_coverage_rows(pairs, acts, props, name=name, suffix="", bar=bar)
     if random_init is not None:
         twin, twin_saes = random_init
         twin_pairs = _checked_pairs(twin, twin_saes)
@@ -387,11 +419,13 @@ def coverage_by_layer(
             twin_acts = harvest(twin, games, twin_hooks, progress=progress)
             suffix = " on a random-init model"
             bar.total += len(twin_pairs)
-            rows += _sae_coverage_rows(twin_pairs, twin_acts, name=name, suffix=suffix, bar=bar)
+            rows += _sae_coverage_rows(
+                twin_pairs, twin_acts, props, name=name, suffix=suffix, bar=bar
+            )
     for layer, site in enumerate(sites):
         flat = acts.flat(site)[0].float()
         kind = f"{NEURONS_ROW} (d_mlp {model.cfg.d_mlp})"
-        rows.append({"model": name, "layer": layer, "features": kind, **_coverage(flat, acts)})
+        rows.append({"model": name, "layer": layer, "features": kind, **_coverage(flat, props)})
         bar.update()
     bar.close()
     return rows
@@ -436,11 +470,17 @@ def _checked_pairs(model: HookedTransformer, saes: SAESites) -> list[tuple[str, 
 
 
 def _sae_coverage_rows(
-    pairs: list[tuple[str, SAE]], acts: Activations, *, name: str, suffix: str, bar=None
+    pairs: list[tuple[str, SAE]],
+    acts: Activations,
+    props: Bool[Tensor, "n property"],
+    *,
+    name: str,
+    suffix: str,
+    bar=None,
 ) -> list[dict]:
     rows = []
     for hook, sae in pairs:
-        coverage = _coverage(encode_positions(sae, acts, hook), acts)
+        coverage = _coverage(encode_positions(sae, acts, hook), props)
         site = hook.split(".")[-1]
         kind = f"SAE {trained_architecture(sae)}{suffix} ({site}, d_sae {sae.cfg.d_sae})"
         rows.append({"model": name, "layer": hook_layer(hook), "features": kind, **coverage})
@@ -449,5 +489,5 @@ def _sae_coverage_rows(
     return rows
 
 
-def _coverage(feature_acts: Tensor, acts: Activations) -> dict[str, float]:
-    return score_features(feature_acts, board_properties(acts.labels)).coverage()
+def _coverage(feature_acts: Tensor, props: Bool[Tensor, "n property"]) -> dict[str, float]:
+    return score_features(feature_acts, props).coverage()
