@@ -1,11 +1,12 @@
 """RuleExplorer: a neuron's tree, its fit and its boards; search by condition."""
 
 import numpy as np
-from helpers import tiny_model
 
 from workbench.othello import play_games
 from workbench.rules import LayerRules, NeuronRule
 from workbench.widgets import RuleExplorer
+
+from helpers import tiny_model
 
 TREE = {"if": "played C4", "then": {"value": 1.0}, "else": {"value": 0.0}}
 

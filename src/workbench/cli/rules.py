@@ -52,7 +52,12 @@ def _validate(args: argparse.Namespace) -> None:
     from workbench.rules.validate import save_validation, validate_model
 
     record = validate_model(
-        args.model, games=args.games, neurons=args.neurons, seed=args.seed, progress=not args.quiet
+        args.model,
+        games=args.games,
+        neurons=args.neurons,
+        seed=args.seed,
+        layers=args.layers,
+        progress=not args.quiet,
     )
     record["command"] = recorded_command(args, drop_flags=("--quiet",))
     path = save_validation(record)
@@ -102,6 +107,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", nargs="?", default="othello")
     p.add_argument("--games", type=positive_int, default=100, help="fresh games")
     p.add_argument("--neurons", type=positive_int, default=16, help="explained neurons ablated")
+    p.add_argument(
+        "--layers",
+        type=comma_separated(non_negative_int),
+        default=None,
+        help="comma-separated layers (default: every shipped layer)",
+    )
     p.add_argument("--seed", type=non_negative_int, default=0, help="which neurons are ablated")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_validate)

@@ -90,15 +90,16 @@ def validate_model(
     games: int = 100,
     neurons: int = 16,
     seed: int = 0,
+    layers: list[int] | None = None,
     data_dir: str | Path | None = None,
     progress: bool = True,
 ) -> dict:
-    """Steps 1-3 on every shipped layer of ``model_name``."""
+    """Steps 1-3 on ``layers`` (default: every shipped layer) of ``model_name``."""
     start = time.perf_counter()
     name = canonical_name(model_name)
-    layers = shipped_layers(name, data_dir=data_dir)
-    if not layers:
-        load_rules(name, 0, data_dir=data_dir)  # raises, saying how to fit them
+    layers = shipped_layers(name, data_dir=data_dir) if layers is None else list(layers)
+    for layer in layers or [0]:
+        load_rules(name, layer, data_dir=data_dir)  # a missing layer says how to fit it
     model = load_model(name, data_dir=data_dir)
     record_games = play_games(n_games=games, rng=VALIDATION_SEED)
     out = {"model": name, "games": games, "games_seed": VALIDATION_SEED, "threshold": THRESHOLD}
