@@ -1,57 +1,120 @@
-"""SAE training throughput on this CPU: sae-lens's trainer vs the activation stream alone.
+"""SAE training throughput: ``train_sae`` on its activation stream against sae-lens's trainer
+fed from memory, side by side.
 
-    python benchmarks/sae_throughput.py [--model othello] [--hook blocks.2.hook_resid_post]
-                                        [--tokens 500000] [--threads 2]
+    python benchmarks/sae_throughput.py [--model othello] [--hook blocks.4.hook_resid_post]
+                                        [--tokens 200000] [--architectures topk] [--repeats 3]
 
-Side by side in one process: (1) the activation stream by itself (engine games -> model
-forward -> shuffled batches), the upper bound; (2) ``train_sae`` for each architecture,
-which pulls from the same stream. Prints activations (tokens) per second for each and the
-trainer's share of the time.
+Interleaved in one process, ``--repeats`` rounds (min and median kept), each on the same
+number of activations:
+- ``stream_alone``: ``activation_stream`` by itself (engine games -> forward -> shuffled
+  batches), nothing trained;
+- ``saelens_from_memory``: sae-lens's ``SAETrainer`` on the same SAE and trainer settings,
+  its batches read from a tensor harvested beforehand (the baseline: training alone);
+- ``train_sae``: the workbench's trainer pulling from the stream, the two taking turns
+  (the default: what notebooks run);
+- ``train_sae_prefetch``: the same with ``prefetch=2`` (a background thread makes the
+  next batches while the trainer steps).
+Throughput is activations per second of each run's wall time; ``train_sae``'s ratio to
+``saelens_from_memory`` is the issue-40 figure (target >= 0.8). A record goes to
+``benchmarks/results/``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import time
 
 import torch
+from _timing import interleaved, load_average, ratio, write_record
+from sae_lens import SAETrainer
 
 from workbench.models import load_model
-from workbench.saes.train import SAETrainConfig, activation_stream, train_sae
+from workbench.saes.loading import hook_width
+from workbench.saes.train import (
+    NORM_BATCHES,
+    SAETrainConfig,
+    _trainer_config,
+    _training_sae,
+    activation_stream,
+    recorded_model_name,
+    train_sae,
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="othello")
-    parser.add_argument("--hook", default="blocks.2.hook_resid_post")
-    parser.add_argument("--tokens", type=int, default=500_000)
+    parser.add_argument("--hook", default="blocks.4.hook_resid_post")
+    parser.add_argument("--tokens", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--buffer-games", type=int, default=2048, help="games per shuffle")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--architectures", default="topk,standard,batchtopk,jumprelu")
+    parser.add_argument("--architectures", default="topk")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    load_before = load_average()
     model = load_model(args.model)
+    n_steps = args.tokens // args.batch_size
+    n_batches = n_steps + NORM_BATCHES  # what one training run draws
 
-    stream = activation_stream(model, args.hook, batch_size=args.batch_size, seed=1)
-    start, seen = time.perf_counter(), 0
-    while seen < args.tokens:
-        seen += len(next(stream))
-    stream_rate = seen / (time.perf_counter() - start)
-    print(json.dumps({"what": "activation stream alone", "tokens_per_s": round(stream_rate)}))
-    for arch in args.architectures.split(","):
-        cfg = SAETrainConfig(hook=args.hook, architecture=arch, n_tokens=args.tokens)
-        trained = train_sae(model, cfg)
-        print(
-            json.dumps(
-                {
-                    "what": f"train_sae {arch} (d_sae {trained.sae.cfg.d_sae})",
-                    "tokens_per_s": round(trained.tokens_per_s),
-                    "vs_stream_alone": round(trained.tokens_per_s / stream_rate, 3),
-                    "seconds": round(trained.seconds, 1),
-                }
-            )
+    def stream():
+        return activation_stream(
+            model, args.hook, batch_size=args.batch_size, buffer_games=args.buffer_games, seed=1
         )
+
+    in_memory = torch.stack(list(itertools.islice(stream(), n_batches)))  # (batch n d_in)
+    record_rows = []
+    for arch in args.architectures.split(","):
+        cfg = SAETrainConfig(
+            hook=args.hook, architecture=arch, n_tokens=args.tokens, seed=1,
+            batch_size=args.batch_size, buffer_games=args.buffer_games,
+        )  # fmt: skip
+
+        def stream_alone():
+            for _ in itertools.islice(stream(), n_batches):
+                pass
+
+        def saelens_from_memory(cfg=cfg):
+            sae = _training_sae(cfg, hook_width(model, cfg.hook), recorded_model_name(cfg, model))
+            SAETrainer(_trainer_config(cfg, None, 0), sae, iter(in_memory)).fit()
+
+        def workbench(cfg=cfg):
+            return train_sae(model, cfg).sae.cfg.d_sae
+
+        def workbench_prefetch(cfg=cfg):
+            return train_sae(model, cfg, prefetch=2).sae.cfg.d_sae
+
+        timed = interleaved(
+            {"stream_alone": stream_alone, "saelens_from_memory": saelens_from_memory,
+             "train_sae": workbench, "train_sae_prefetch": workbench_prefetch},
+            args.repeats,
+        )  # fmt: skip
+        seen = n_steps * args.batch_size
+        row = {
+            "architecture": arch,
+            "d_sae": timed["train_sae"]["result"],
+            "activations": seen,
+            "seconds": {k: {s: v[s] for s in ("min", "median", "all")} for k, v in timed.items()},
+            "activations_per_s_best": {k: round(seen / v["min"]) for k, v in timed.items()},
+            "train_sae_vs_saelens_from_memory": ratio(
+                timed["saelens_from_memory"], timed["train_sae"]
+            ),
+            "train_sae_prefetch_vs_saelens_from_memory": ratio(
+                timed["saelens_from_memory"], timed["train_sae_prefetch"]
+            ),
+            "train_sae_vs_stream_alone": ratio(timed["stream_alone"], timed["train_sae"]),
+            "target": 0.8,
+        }
+        record_rows.append(row)
+        print(json.dumps(row))
+    path = write_record(
+        f"sae_throughput-{args.model}",
+        {"parameters": vars(args), "threads": torch.get_num_threads(), "runs": record_rows},
+        load_before=load_before,
+    )
+    print(f"record: {path}")
 
 
 if __name__ == "__main__":

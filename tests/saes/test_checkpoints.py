@@ -153,3 +153,28 @@ def test_workbench_sae_stopped_by_a_signal_exits_130_and_the_same_command_resume
 
 def _saved_progress(folder) -> Progress:
     return Progress.from_dict(CheckpointFolder(folder, {}).latest()[1])
+
+
+def test_the_prefetched_stream_gives_the_serial_batches_and_its_errors_in_place():
+    from workbench.saes.train import Prefetched
+
+    model = tiny_model()
+    stream = partial(activation_stream, model, HOOK, batch_size=256, buffer_games=16, seed=4)
+    serial = list(islice(stream(), 9))
+    with Prefetched(islice(stream(), 9), depth=2) as ahead:
+        assert all(torch.equal(a, b) for a, b in zip(serial, ahead, strict=True))
+    crashing = _stopping_after(4, lambda start=0: iter(serial), crash=True)()
+    with Prefetched(crashing, depth=3) as ahead:
+        assert [torch.equal(next(ahead), serial[i]) for i in range(4)] == [True] * 4
+        with pytest.raises(Crash):
+            next(ahead)
+    Prefetched(stream(), depth=2).close()  # an endless stream's thread stops when closed
+
+
+def test_a_prefetched_run_trains_the_sae_a_serial_run_does():
+    model = tiny_model()
+    cfg = SAETrainConfig(hook=HOOK, k=8, n_tokens=8192, batch_size=1024, buffer_games=32)
+    serial = train_sae(model, cfg, prefetch=0).sae.state_dict()
+    ahead = train_sae(model, cfg, prefetch=2).sae.state_dict()
+    for name, value in serial.items():
+        assert torch.equal(value, ahead[name]), name

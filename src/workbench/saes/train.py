@@ -2,7 +2,9 @@
 
 1. Stream activations: fresh random games from the engine (seeded by ``seed`` and the
    chunk number, so a run is reproducible), run through the model with a hook at the one
-   site (``activations.harvest``: no full cache), shuffled across ``buffer_games`` games.
+   site (``activations.harvest``: no full cache), shuffled across ``buffer_games`` games;
+   with ``prefetch=n``, a background thread makes the next batches while the trainer
+   steps (``Prefetched``: the same batches in the same order).
 2. Build the sae-lens training SAE for the chosen architecture, with sae-lens metadata
    (model, hook, context 59, no BOS) so the saved SAE describes where it belongs.
 3. Fit with ``sae_lens.SAETrainer`` (it owns the loss, the optimiser, the schedules and the
@@ -16,9 +18,11 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -280,6 +284,70 @@ class _StopRequested(Exception):
     """Raised from the activation stream, between two steps, when a stop was asked for."""
 
 
+class Prefetched:
+    """The items of ``stream``, in order, made by a background thread up to ``depth``
+    ahead (a bounded queue), so that making the next batches (games, forward pass) overlaps
+    with training on this one; torch releases the GIL inside its kernels. An exception in
+    the stream is raised here at the item where it happened, as a serial stream would.
+    ``close()`` (or leaving the ``with`` block) stops the thread."""
+
+    _END = object()
+
+    def __init__(self, stream: Iterator, depth: int = 2):
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(
+            target=self._produce, args=(stream,), name="activation-stream", daemon=True
+        )
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self, stream: Iterator) -> None:
+        try:
+            for item in stream:
+                if not self._put((item, None)):
+                    return
+        except BaseException as error:  # handed to the consumer at this position
+            self._put((None, error))
+            return
+        self._put((self._END, None))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        item, error = self._queue.get()
+        if error is not None:
+            self._done = True
+            raise error
+        if item is self._END:
+            self._done = True
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._done = True
+        self._thread.join()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def _until_stopped(stream: Iterator[Tensor], signals: StopSignals) -> Iterator[Tensor]:
     for batch in stream:
         if signals.requested:
@@ -325,9 +393,7 @@ class _Trainer(SAETrainer):
         pbar.update(self.n_training_samples - pbar.n)
 
 
-def input_scale(
-    batches: Iterator[Float[Tensor, "batch d_in"]], d_in: int, n_batches: int
-) -> float:
+def input_scale(batches: Iterator[Float[Tensor, "batch d_in"]], d_in: int, n_batches: int) -> float:
     """sqrt(d_in) over the mean norm of the next ``n_batches`` batches' activations: sae-lens's
     ``ActivationScaler.estimate_scaling_factor``, the same arithmetic, under a bar that stays."""
     total_norm, total_count = 0.0, 0
@@ -346,6 +412,7 @@ def train_sae(
     activations: StreamFactory | None = None,
     checkpoints: str | Path | None = None,
     n_checkpoints: int = 10,
+    prefetch: int = 0,
 ) -> TrainedSAE:
     """Train one SAE on ``cfg.hook`` of ``model`` with sae-lens's trainer (see module doc).
 
@@ -356,7 +423,10 @@ def train_sae(
     ``checkpoints``: a folder to checkpoint into, ``n_checkpoints`` times evenly over the
     run, after its last step and on SIGINT / SIGTERM (then ``TrainingStopped`` is raised);
     a run already there resumes (``workbench.checkpoints``). The caller deletes the folder
-    once the SAE is stored.
+    once the SAE is stored. ``prefetch``: batches made ahead by a background thread while
+    the trainer steps (``Prefetched``; the same batches in the same order); 0: made in
+    the trainer's thread, one at a time (the default for now). With ``prefetch`` a stop
+    signal ends the run up to ``prefetch`` batches after the one it arrived at.
     """
     d_in = hook_width(model, cfg.hook)
     sae = _training_sae(cfg, d_in, recorded_model_name(cfg, model))
@@ -389,10 +459,15 @@ def train_sae(
             progress = Progress(samples, samples // cfg.batch_size, seconds, done.resumed_at)
             store.commit(checkpoint_path, asdict(progress))
 
-        with nullcontext() if store is None else StopSignals() as signals:
+        with (
+            nullcontext() if store is None else StopSignals() as signals,
+            ExitStack() as background,
+        ):
             stream = make_stream(start=drawn)
-            if signals is not None:
+            if signals is not None:  # checked where each batch is made, as without prefetch
                 stream = _until_stopped(stream, signals)
+            if prefetch > 0:
+                stream = background.enter_context(Prefetched(stream, prefetch))
             trainer = _Trainer(
                 trainer_cfg, sae, stream, save_checkpoint_fn=None if store is None else committed
             )
