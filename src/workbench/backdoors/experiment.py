@@ -29,7 +29,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from workbench.backdoors.domains import ExperimentError, domain_for
+from workbench.backdoors.domains import ExperimentError, StageStopped, domain_for
 from workbench.backdoors.relearn import RelearnConfig, relearn
 from workbench.backdoors.verdict import StageEvidence, VerdictRule, verdict
 from workbench.models.io import write_json
@@ -162,9 +162,7 @@ class Experiment:
         done = out_dir / "done.json"
         if not done.exists():
             clock, wall = time.process_time(), time.perf_counter()
-            self.domain.train(cfg)
-            write_json(done, {"cpu_s": round(time.process_time() - clock, 1),
-                              "wall_s": round(time.perf_counter() - wall, 1)})  # fmt: skip
+            finish_stage(self.domain.train(cfg), done, clock, wall)
         info = json.loads(done.read_text()) | {"train_config": cfg.to_dict()}
         return out_dir / "best", info
 
@@ -236,6 +234,18 @@ class Experiment:
         }
         write_json(self.out, record)
         return record
+
+
+def finish_stage(trainer, done: Path, clock: float, wall: float) -> None:
+    """Mark a stage's fine-tune done, unless a signal stopped it: then nothing is marked
+    and ``StageStopped`` ends the experiment (its checkpoint resumes it)."""
+    if trainer.interrupted:
+        raise StageStopped(
+            f"Stopped by a signal at step {trainer.state.step:,} of {trainer.out}; run the same "
+            "command again to resume."
+        )
+    write_json(done, {"cpu_s": round(time.process_time() - clock, 1),
+                      "wall_s": round(time.perf_counter() - wall, 1)})  # fmt: skip
 
 
 def _verdict(result: dict, original: int | None, budget: int) -> dict:

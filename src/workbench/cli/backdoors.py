@@ -24,7 +24,14 @@ def _experiment(args: argparse.Namespace) -> None:
         out=args.out,
         **stages,
     )
-    record = run_experiment(cfg, command=recorded_command(args))
+    from workbench.backdoors.domains import StageStopped
+    from workbench.signals import INTERRUPTED
+
+    try:
+        record = run_experiment(cfg, command=recorded_command(args))
+    except StageStopped as stopped:  # the same command resumes
+        sys.stderr.write(f"{stopped}\n")
+        raise SystemExit(INTERRUPTED) from None
     verdicts = {
         seed: {s: r["verdict"]["outcome"] for s, r in v["stages"].items() if "verdict" in r}
         for seed, v in record["seeds"].items()
