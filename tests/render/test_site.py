@@ -162,7 +162,8 @@ def unfinished_bars(html: str) -> list[str]:
     """tqdm bars in a page's text that did not reach 100% (a red one, a closed one left at
     its first redraw such as sae-lens's "1/20", or a total that was wrong). A carriage
     return overwrites what came before it on the line, as in a terminal."""
-    text = re.sub(r"[^\r\n<>]*\r(?!\n)", "", html)
+    lines = (line.removesuffix("\r").rsplit("\r", 1)[-1] for line in html.split("\n"))
+    text = "\n".join(lines)  # linear in the page's size (pages hold megabytes of plot data)
     return [m[0] for m in re.finditer(r"\b(\d{1,3})%\|[^\n<]{0,80}", text) if m[1] != "100"]
 
 
