@@ -11,6 +11,8 @@ A board figure has fixed traces, in this order, so widgets can update them in pl
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import plotly.graph_objects as go
 from jaxtyping import Bool, Float, Int
@@ -23,6 +25,36 @@ _ROWS, _COLS = np.divmod(np.arange(64), 8)
 BOARD_GREEN = "#2e7d4f"
 GRID_GREEN = "#173f27"
 BLUE = "#1565c0"  # legal-move outlines  # shows through the gaps between cells
+
+
+#: The width a figure with no width of its own draws at in a 900 px notebook column.
+COLUMN_FIGURE_PX = 820
+#: An average character of plotly's 17 px title font, rounded up (wide letters, digits).
+TITLE_CHAR_PX = 9.5
+
+
+def fit_title(fig: go.Figure) -> go.Figure:
+    """Wrap ``fig``'s title onto lines that fit its width (its own, or the notebook
+    column's when it has none), at spaces, and make the top margin tall enough for them.
+    Plotly never wraps a title: a long one runs past the figure's edge and is cut off."""
+    text = fig.layout.title.text
+    if not text:
+        return fig
+    width = fig.layout.width or COLUMN_FIGURE_PX
+    chars = max(20, int((width - 40) / TITLE_CHAR_PX))
+    lines = [
+        wrapped
+        for line in text.split("<br>")
+        for wrapped in (textwrap.wrap(line, chars, break_long_words=False) or [""])
+    ]
+    if len(lines) == 1:
+        return fig
+    top = fig.layout.margin.t
+    needed = 30 + 22 * len(lines)
+    fig.update_layout(title_text="<br>".join(lines))
+    if top is None or top < needed:  # plotly's default top margin is 100 px
+        fig.update_layout(margin_t=max(needed, 0 if top is None else top))
+    return fig
 
 
 def _xy(mask: Bool[np.ndarray, " 64"]) -> tuple[list[int], list[int]]:
@@ -158,7 +190,7 @@ def _board_layout(fig: go.Figure, title: str | None, size: int, legend: bool = T
         scaleanchor="x",
         fixedrange=True,
     )
-    return fig
+    return fit_title(fig)
 
 
 def board_figure(
@@ -321,7 +353,7 @@ def probe_accuracy_figure(
         height=400,
         yaxis_range=[0, 1.01],
     )
-    return fig
+    return fit_title(fig)
 
 
 def line_figure(
@@ -336,7 +368,7 @@ def line_figure(
     """A single line; add more with ``fig.add_scatter``."""
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", name=name))
     fig.update_layout(title=title, xaxis_title=xaxis, yaxis_title=yaxis, height=350)
-    return fig
+    return fit_title(fig)
 
 
 def heatmap_figure(
@@ -365,7 +397,9 @@ def heatmap_figure(
         )
     )
     fig.update_yaxes(autorange="reversed")
-    return fig.update_layout(title=title, height=height or max(300, 18 * len(rows) + 120))
+    return fit_title(
+        fig.update_layout(title=title, height=height or max(300, 18 * len(rows) + 120))
+    )
 
 
 def bar_figure(
@@ -382,6 +416,8 @@ def bar_figure(
             marker_color=colours,
         )
     )
-    return fig.update_layout(
-        title=title, xaxis_title=value_label, height=max(280, 22 * len(labels) + 120)
+    return fit_title(
+        fig.update_layout(
+            title=title, xaxis_title=value_label, height=max(280, 22 * len(labels) + 120)
+        )
     )

