@@ -104,8 +104,8 @@ def test_chunked_batches_start_anywhere_and_never_make_the_chunks_before():
 
     made = []
 
-    def chunk(c):  # 7 rows a chunk: two whole batches of 3, the last row dropped
-        made.append(c)
+    def chunk(c, n):  # 7 rows a chunk: two whole batches of 3, the last row dropped
+        made.append((c, n))
         return torch.arange(7 * c, 7 * c + 7)
 
     whole = [b.tolist() for b in islice(chunked_batches(chunk, per_chunk=2, batch_size=3), 6)]
@@ -113,7 +113,28 @@ def test_chunked_batches_start_anywhere_and_never_make_the_chunks_before():
     made.clear()
     late = chunked_batches(chunk, per_chunk=2, batch_size=3, start=3)
     assert [b.tolist() for b in islice(late, 3)] == whole[3:]
-    assert made == [1, 2]
+    assert made == [(1, 2), (2, 2)]
+
+
+def test_chunked_batches_end_where_asked_and_say_how_much_of_the_last_chunk_is_used():
+    from workbench.activations import chunked_batches
+
+    made = []
+
+    def chunk(c, n):  # as above: 7 rows, two batches of 3
+        made.append((c, n))
+        return torch.arange(7 * c, 7 * c + 7)
+
+    batches = [b.tolist() for b in chunked_batches(chunk, per_chunk=2, batch_size=3, end=5)]
+    assert batches == [[0, 1, 2], [3, 4, 5], [7, 8, 9], [10, 11, 12], [14, 15, 16]]
+    assert made == [(0, 2), (1, 2), (2, 1)]  # the last chunk asked for its one batch only
+    made.clear()
+    late = [b.tolist() for b in chunked_batches(chunk, per_chunk=2, batch_size=3, start=3, end=5)]
+    assert late == batches[3:] and made == [(1, 2), (2, 1)]
+    made.clear()
+    assert list(chunked_batches(chunk, per_chunk=2, batch_size=3, start=4, end=4)) == []
+    assert list(chunked_batches(chunk, per_chunk=2, batch_size=3, end=4)) != []
+    assert made == [(0, 2), (1, 2)]  # ending at a chunk's edge makes no chunk after it
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])

@@ -297,18 +297,26 @@ def load_shards(folder: str | Path) -> Activations:
 
 
 def chunked_batches(
-    chunk: Callable[[int], Float[Tensor, "n d"]],
+    chunk: Callable[[int, int], Float[Tensor, "n d"]],
     *,
     per_chunk: int,
     batch_size: int,
     start: int = 0,
+    end: int | None = None,
 ) -> Iterator[Float[Tensor, "batch d"]]:
-    """Endless batches from numbered chunks of shuffled activations (``chunk(c)``), the first
-    ``per_chunk`` batches of each, beginning at batch ``start``. The chunks before it are
-    never made, so a resumed run sees the batches an uninterrupted one would have."""
+    """Batches from numbered chunks of shuffled activations, the first ``per_chunk`` of each,
+    from batch ``start`` up to (not including) batch ``end``; endless without ``end``.
+
+    ``chunk(c, n)`` makes chunk ``c``, of which the first ``n`` batches are taken: ``n`` is
+    ``per_chunk`` except in the chunk that holds batch ``end - 1``, where a stream may make
+    only the activations those ``n`` batches need. The chunks before ``start`` are never
+    made, so a resumed run sees the batches an uninterrupted one would have."""
     first, skip = divmod(start, per_chunk)
     for c in itertools.count(first):
-        acts = chunk(c)
-        for i in range(skip, per_chunk):
+        n = per_chunk if end is None else min(per_chunk, end - c * per_chunk)
+        if n <= skip:  # ``end`` reached
+            return
+        acts = chunk(c, n)
+        for i in range(skip, n):
             yield acts[i * batch_size : (i + 1) * batch_size]
         skip = 0

@@ -1,3 +1,5 @@
+from functools import partial
+
 import torch
 from sae_lens import SAE
 from sae_lens.saes.transcoder import Transcoder
@@ -29,3 +31,28 @@ def test_training_improves_the_fit_and_saves_in_sae_lens_format(tmp_path):
     assert torch.allclose(
         loaded.decode(loaded.encode(x)), trained.transcoder.decode(trained.transcoder.encode(x))
     )
+
+
+def test_pair_stream_pairs_each_input_with_its_output_and_ends_with_the_run(monkeypatch):
+    from itertools import islice
+
+    from workbench.circuits import transcoders
+
+    model = tiny_model()
+    harvested = []
+    plain = transcoders.harvest
+
+    def counting(model, games, hooks, **kwargs):
+        harvested.append(games.n_games)
+        return plain(model, games, hooks, **kwargs)
+
+    monkeypatch.setattr(transcoders, "harvest", counting)
+    stream = partial(pair_stream, model, 1, batch_size=1024, buffer_games=64, seed=3)
+    ended = list(stream(end=4))  # 3 batches per chunk of 64 games, then one more
+    assert len(ended) == 4 and harvested == [64, 18]  # 18 games: 1,062 positions for 1,024
+    endless = list(islice(stream(), 3))
+    for (x, y), (x_, y_) in zip(ended[:3], endless, strict=True):
+        assert torch.equal(x, x_) and torch.equal(y, y_)
+    with torch.no_grad():
+        for x, y in ended:  # each row's output is the MLP of that row's input
+            assert torch.allclose(model.blocks[1].mlp(x[None])[0], y, atol=1e-5)

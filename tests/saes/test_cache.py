@@ -1,5 +1,6 @@
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from workbench.activations import HookNameError, resid_sites
 from workbench.saes import cache as cache_module
@@ -30,6 +31,20 @@ def test_cached_stream_is_the_stream_and_later_hooks_read_it_from_disk(tmp_path,
     read = _batches(model, later, cache=cache)
     monkeypatch.undo()
     assert all(torch.equal(a, b) for a, b in zip(read, _batches(model, later), strict=True))
+
+
+def test_a_stream_that_ends_reads_the_games_it_needs_from_a_whole_cached_chunk(tmp_path):
+    # the run's last chunk harvests 70 of its 300 games (one forward batch) where the
+    # cache keeps all 300 (batches of 256 and 44): the same batches either way
+    model = tiny_model()
+    cache = ActivationCache(tmp_path)
+    hook, options = "blocks.1.hook_resid_post", {"batch_size": 4096, "buffer_games": 300}
+    plain = list(activation_stream(model, hook, end=5, **options))
+    cached = list(activation_stream(model, hook, cache=cache, end=5, **options))
+    assert len(plain) == 5 and all(torch.equal(a, b) for a, b in zip(plain, cached, strict=True))
+    chunk = cache.stream_dir(model, seed=0, buffer_games=300) / "chunk-000001"
+    stored = load_file(str(chunk / f"{hook}.safetensors"))["activations"]
+    assert stored.shape[0] == 300  # the cache keeps the whole chunk, for longer runs
 
 
 def test_a_site_outside_the_cached_set_is_harvested_on_its_own(tmp_path):

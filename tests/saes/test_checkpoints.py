@@ -106,7 +106,7 @@ def test_a_finished_run_resumes_from_its_final_checkpoint_without_training(tmp_p
     cfg = SAETrainConfig(hook=HOOK, k=8, n_tokens=40_000, batch_size=1024, buffer_games=64)
     first = train_sae(model, cfg, checkpoints=tmp_path / "c")  # e.g. evaluation then failed
 
-    def no_batches(start: int = 0):
+    def no_batches(start: int = 0, end: int | None = None):
         raise AssertionError(f"a finished run drew batches from {start}")
         yield
 

@@ -1,3 +1,5 @@
+from functools import partial
+
 import torch
 
 from workbench.saes.train import (
@@ -125,7 +127,7 @@ def test_progress_bar_ends_at_its_total(monkeypatch):
     monkeypatch.setattr(activation_scaler, "tqdm", Recording)
     monkeypatch.setattr(train, "tqdm", Recording)
 
-    def random_batches(start=0):
+    def random_batches(start=0, end=None):
         gen = torch.Generator().manual_seed(start)
         while True:
             yield torch.randn(64, 32, generator=gen)
@@ -186,7 +188,7 @@ def test_the_sae_records_the_models_registry_name_so_it_passes_check_compatible(
     named = SAETrainConfig(hook=HOOK, model_name="othello-random-init")
     assert recorded_model_name(named, model) == canonical_name("othello") + "-random-init"
 
-    def random_batches(start=0):
+    def random_batches(start=0, end=None):
         while True:
             yield torch.randn(64, 32)
 
@@ -194,3 +196,43 @@ def test_the_sae_records_the_models_registry_name_so_it_passes_check_compatible(
     trained = train_sae(model, cfg, activations=random_batches)
     assert trained.sae.cfg.metadata.model_name == canonical_name("othello")
     assert check_compatible(trained.sae, model) == HOOK
+
+
+def test_a_run_harvests_no_more_than_it_trains_on(monkeypatch):
+    """The stream ends with the run, and the run's last chunk harvests only the games its
+    batches need: less than one game's positions over what is trained on, beside the rows
+    each whole chunk leaves after its last whole batch (as it always did)."""
+    from itertools import islice
+
+    from workbench.othello.tokens import N_CTX
+    from workbench.saes import train
+
+    model = tiny_model()
+    batch, games = 1024, 64  # 3 batches per chunk of 3,776 positions, 704 rows left over
+    per_chunk, left_over = divmod(games * N_CTX, batch)
+    assert per_chunk == 3
+    stream = partial(activation_stream, model, HOOK, batch_size=batch, buffer_games=games, seed=5)
+    endless = list(islice(stream(), 31))
+    ended = list(stream(end=31))  # 10 whole chunks, then 1 batch (18 games) of chunk 10
+    assert len(ended) == 31
+    assert all(torch.equal(a, b) for a, b in zip(endless[:30], ended[:30], strict=True))
+    assert not torch.equal(endless[30], ended[30])  # the last chunk: 18 games' positions
+    resumed = list(stream(start=28, end=31))  # a resume inside the last chunk
+    assert all(torch.equal(a, b) for a, b in zip(ended[28:], resumed, strict=True))
+
+    harvested = []
+    plain = train.harvest
+
+    def counting(model, games, hooks, **kwargs):
+        harvested.append(games.n_games * N_CTX)
+        return plain(model, games, hooks, **kwargs)
+
+    monkeypatch.setattr(train, "harvest", counting)
+    cfg = SAETrainConfig(hook=HOOK, k=8, n_tokens=11 * batch, batch_size=batch, buffer_games=games)
+    for prefetch in (0, 2):  # a thread working ahead stops with the stream too
+        harvested.clear()
+        train_sae(model, cfg, prefetch=prefetch)
+        used = (NORM_BATCHES + 11) * batch  # every batch the run draws: 10 chunks and one
+        assert len(harvested) == 11 and batch <= harvested[-1] < batch + N_CTX
+        assert 0 <= sum(harvested) - used - 10 * left_over < N_CTX
+        assert sum(harvested) < 11 * games * N_CTX  # what the endless stream harvested

@@ -5,7 +5,8 @@ sae-lens ``Transcoder``s (architecture ``"transcoder"``: ReLU features, ``W_dec`
 MLP's output space) so that ``SAE.load_from_disk`` loads them.
 
 1. Stream pairs (``blocks.L.ln2.hook_normalized``, ``blocks.L.hook_mlp_out``) from fresh
-   random games, shuffled across ``buffer_games`` games.
+   random games, shuffled across ``buffer_games`` games; the run's last chunk harvests
+   only the games its batches need.
 2. Minimise ``||y - y_hat||^2 / E||y - E y||^2 + l1 * sum_i f_i ||W_dec[i]||`` with Adam,
    ``y_hat = W_dec f + b_dec (+ W_skip x``, a linear skip path, by default: a skip
    transcoder, Paulo et al. 2025, which leaves the features to what is not linear)
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from jaxtyping import Float
 from sae_lens.saes.sae import SAEMetadata
 from sae_lens.saes.transcoder import (
     SkipTranscoder,
@@ -35,7 +37,7 @@ from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from workbench import paths
-from workbench.activations import harvest, hook_layer
+from workbench.activations import chunked_batches, harvest, hook_layer
 from workbench.models.registry import canonical_name
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
@@ -61,20 +63,39 @@ class TranscoderTrainConfig:
 
 
 def pair_stream(
-    model: HookedTransformer, layer: int, *, batch_size: int, buffer_games: int, seed: int
+    model: HookedTransformer,
+    layer: int,
+    *,
+    batch_size: int,
+    buffer_games: int,
+    seed: int,
+    end: int | None = None,
 ) -> Iterator[tuple[Tensor, Tensor]]:
-    """Endless shuffled (MLP input, MLP output) batches from fresh random games."""
+    """Shuffled (MLP input, MLP output) batches from fresh random games, endless without
+    ``end`` (the batch to stop before). The chunk that holds the last batch plays its
+    ``buffer_games`` games but harvests only as many as its batches need (less than one
+    game's positions over) and shuffles those: the chunks before it are the endless
+    stream's (as ``saes.train.activation_stream``)."""
     hook_in, hook_out = transcoder_hooks(layer)
-    for chunk in range(10**9):
-        rng = np.random.default_rng([seed, chunk, 7])
-        acts = harvest(
-            model, play_games(n_games=buffer_games, rng=rng), [hook_in, hook_out], progress=False
+    d_model = model.cfg.d_model
+    per_chunk = buffer_games * N_CTX // batch_size
+    if per_chunk == 0:
+        raise ValueError(
+            f"buffer_games={buffer_games} x {N_CTX} positions cannot fill one batch of "
+            f"{batch_size}: use buffer_games >= {-(-batch_size // N_CTX)}."
         )
-        order = torch.from_numpy(rng.permutation(buffer_games * N_CTX))
-        x = acts.acts[hook_in].reshape(-1, model.cfg.d_model)[order]
-        y = acts.acts[hook_out].reshape(-1, model.cfg.d_model)[order]
-        for start in range(0, len(x) - batch_size + 1, batch_size):
-            yield x[start : start + batch_size], y[start : start + batch_size]
+
+    def chunk(c: int, n_batches: int) -> Float[Tensor, "n in_and_out"]:
+        rng = np.random.default_rng([seed, c, 7])
+        games = play_games(n_games=buffer_games, rng=rng)  # all: the rng goes on to shuffle
+        used = buffer_games if n_batches == per_chunk else -(-n_batches * batch_size // N_CTX)
+        acts = harvest(model, games[:used], [hook_in, hook_out], progress=False).acts
+        order = torch.from_numpy(rng.permutation(used * N_CTX))
+        pairs = torch.cat([acts[hook_in], acts[hook_out]], dim=-1)  # (game pos 2*d_model)
+        return pairs.reshape(-1, 2 * d_model)[order]
+
+    for batch in chunked_batches(chunk, per_chunk=per_chunk, batch_size=batch_size, end=end):
+        yield batch[:, :d_model].contiguous(), batch[:, d_model:].contiguous()
 
 
 def new_transcoder(model: HookedTransformer, cfg: TranscoderTrainConfig) -> Transcoder:
@@ -136,9 +157,11 @@ def transcoder_fit(tc: Transcoder, x: Tensor, y: Tensor) -> tuple[float, float]:
 
 def train_transcoder(model: HookedTransformer, cfg: TranscoderTrainConfig) -> TrainedTranscoder:
     tc = new_transcoder(model, cfg)
+    n_steps = cfg.n_tokens // cfg.batch_size
     stream = pair_stream(
-        model, cfg.layer, batch_size=cfg.batch_size, buffer_games=cfg.buffer_games, seed=cfg.seed
-    )
+        model, cfg.layer, batch_size=cfg.batch_size, buffer_games=cfg.buffer_games,
+        seed=cfg.seed, end=n_steps,
+    )  # fmt: skip
     held_x, held_y = next(
         pair_stream(model, cfg.layer, batch_size=8192, buffer_games=256, seed=cfg.seed + 10**6)
     )
@@ -149,7 +172,6 @@ def train_transcoder(model: HookedTransformer, cfg: TranscoderTrainConfig) -> Tr
         tc.W_dec.copy_(tc.W_dec / tc.W_dec.norm(dim=1, keepdim=True) * 0.1)
         tc.W_enc.copy_(tc.W_dec.T.clone() * (tc.cfg.d_out / tc.cfg.d_in) ** 0.5)
     optimiser = torch.optim.Adam(tc.parameters(), lr=cfg.lr)
-    n_steps = cfg.n_tokens // cfg.batch_size
     decay_from = int(0.8 * n_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser,

@@ -3,6 +3,7 @@
 1. Stream activations: fresh random games from the engine (seeded by ``seed`` and the
    chunk number, so a run is reproducible), run through the model with a hook at the one
    site (``activations.harvest``: no full cache), shuffled across ``buffer_games`` games;
+   the stream ends with the run, its last chunk harvesting only the games it needs;
    with ``prefetch=n``, a background thread makes the next batches while the trainer
    steps (``Prefetched``: the same batches in the same order).
 2. Build the sae-lens training SAE for the chosen architecture, with sae-lens metadata
@@ -113,7 +114,8 @@ class SAETrainConfig:
 #: Batches sae-lens's trainer draws before its first step to estimate the input scale.
 NORM_BATCHES = 20
 
-#: Makes a stream of training batches that starts at batch ``start`` (a resume's position).
+#: Makes the stream of training batches from batch ``start`` (a resume's position) to
+#: ``end`` (the run's length: it may stop there and harvest no more than that needs).
 StreamFactory = Callable[..., Iterator[Float[Tensor, "batch d_in"]]]
 
 
@@ -126,9 +128,10 @@ def activation_stream(
     seed: int = 0,
     cache: ActivationCache | None = None,
     start: int = 0,
+    end: int | None = None,
     n_games: int | None = None,
 ) -> Iterator[Float[Tensor, "batch d_in"]]:
-    """Endless shuffled batches of ``hook`` activations on fresh random games.
+    """Shuffled batches of ``hook`` activations on fresh random games, endless without ``end``.
 
     ``n_games``: instead, cycle over the activations of the first ``n_games`` games (a
     multiple of ``buffer_games``), harvested once and kept in memory, in a new order on
@@ -138,7 +141,12 @@ def activation_stream(
     ``cache``: read the model's activations from it where an earlier run harvested them
     (the same batches either way; ``saes.cache``). ``start``: the first batch to yield; the
     chunks of games before it are skipped unplayed, so a resumed run sees what an
-    uninterrupted one would have.
+    uninterrupted one would have. ``end``: the batch to stop before (a run's length, as
+    ``train_sae`` passes it). The chunk that holds the last batch plays its ``buffer_games``
+    games as every chunk does but harvests only the first ones, as many as its remaining
+    batches need (less than one game's positions over), and shuffles their positions
+    alone: its batches differ from an endless stream's (a shuffle of the whole chunk draws
+    from nearly every game), the chunks before it are the same.
     """
     validate_hooks(model, [hook])
     per_chunk = buffer_games * N_CTX // batch_size
@@ -157,29 +165,34 @@ def activation_stream(
     where = None if cache is None else cache.stream_dir(model, seed=seed, buffer_games=buffer_games)
     kept: dict[int, Tensor] = {}  # n_games: each distinct chunk's activations
 
-    def harvested(chunk: int, rng: np.random.Generator) -> Float[Tensor, "n d_in"]:
-        games = play_games(n_games=buffer_games, rng=rng)
+    def harvested(chunk: int, rng: np.random.Generator, used: int) -> Float[Tensor, "n d_in"]:
+        games = play_games(n_games=buffer_games, rng=rng)  # all: the rng goes on to shuffle
         if where is None:
-            acts = harvest(model, games, [hook], progress=False).acts[hook]
-        else:
-            acts = cache.chunk(model, games, hook, where / f"chunk-{chunk:06d}")
+            acts = harvest(model, games[:used], [hook], progress=False).acts[hook]
+        else:  # the cache keeps whole chunks, for runs of any length
+            acts = cache.chunk(model, games, hook, where / f"chunk-{chunk:06d}")[:used]
         return acts.reshape(-1, acts.shape[-1])
 
-    def shuffled(chunk: int) -> Float[Tensor, "n d_in"]:
+    def shuffled(chunk: int, n_batches: int) -> Float[Tensor, "n d_in"]:
         base = chunk if distinct is None else chunk % distinct
         if chunk == base:  # the games' generator goes on to shuffle them
             rng = np.random.default_rng([seed, chunk])
-            acts = harvested(chunk, rng)
+            # every chunk's buffer_games games (the rows after its last whole batch unused,
+            # as ever) but the run's last chunk's: only as many games as its batches need
+            used = buffer_games if n_batches == per_chunk else -(-n_batches * batch_size // N_CTX)
+            acts = harvested(chunk, rng, used)
         else:  # a later pass (or a resume past the first): a new order of the same games
             acts = kept.get(base)
             if acts is None:
-                acts = harvested(base, np.random.default_rng([seed, base]))
+                acts = harvested(base, np.random.default_rng([seed, base]), buffer_games)
             rng = np.random.default_rng([seed, chunk])
         if distinct is not None:
             kept[base] = acts
         return acts[torch.from_numpy(rng.permutation(len(acts)))]
 
-    yield from chunked_batches(shuffled, per_chunk=per_chunk, batch_size=batch_size, start=start)
+    yield from chunked_batches(
+        shuffled, per_chunk=per_chunk, batch_size=batch_size, start=start, end=end
+    )
 
 
 def matryoshka_widths(cfg: SAETrainConfig, d_in: int) -> list[int]:
@@ -417,7 +430,8 @@ def train_sae(
     """Train one SAE on ``cfg.hook`` of ``model`` with sae-lens's trainer (see module doc).
 
     ``activations``: makes the batches of ``cfg.batch_size`` activations to train on, called
-    as ``activations(start=n)`` to begin at batch ``n``; default: the OthelloGPT stream of
+    as ``activations(start=n, end=m)`` for batches ``n`` to ``m - 1`` (``m``: every batch the
+    run draws, the scale estimate's and a step's each); default: the OthelloGPT stream of
     fresh random games (``activation_stream``). Language models pass
     ``workbench.text.saes.text_activation_stream`` with its settings bound.
     ``checkpoints``: a folder to checkpoint into, ``n_checkpoints`` times evenly over the
@@ -463,7 +477,7 @@ def train_sae(
             nullcontext() if store is None else StopSignals() as signals,
             ExitStack() as background,
         ):
-            stream = make_stream(start=drawn)
+            stream = make_stream(start=drawn, end=_batches_drawn(cfg, total))
             if signals is not None:  # checked where each batch is made, as without prefetch
                 stream = _until_stopped(stream, signals)
             if prefetch > 0:
@@ -548,6 +562,12 @@ def _readable_checkpoint(checkpoint: Path, state: dict) -> None:
     load_file(checkpoint / SAE_WEIGHTS_FILENAME)
     torch.load(checkpoint / TRAINER_STATE_FILENAME, map_location="cpu", weights_only=True)
     json.loads((checkpoint / ACTIVATION_SCALER_CFG_FILENAME).read_text())
+
+
+def _batches_drawn(cfg: SAETrainConfig, total: int) -> int:
+    """Batches a whole run draws from its stream: the scale estimate's, then a step's each
+    until ``total`` activations are trained on."""
+    return (NORM_BATCHES if _scale_estimated(cfg) else 0) + total // cfg.batch_size
 
 
 def _scale_estimated(cfg: SAETrainConfig) -> bool:

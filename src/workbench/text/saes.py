@@ -65,11 +65,16 @@ def text_activation_stream(
     seq_len: int = 128,
     seed: int = 0,
     start: int = 0,
+    end: int | None = None,
 ) -> Iterator[Float[Tensor, "batch d_in"]]:
-    """Endless shuffled batches of ``hook`` activations on training windows (no BOS).
+    """Shuffled batches of ``hook`` activations on training windows (no BOS), endless
+    without ``end``.
 
     ``start``: the first batch to yield; the chunks of windows before it are skipped unrun
-    (a resumed run sees what an uninterrupted one would have).
+    (a resumed run sees what an uninterrupted one would have). ``end``: the batch to stop
+    before (``train_sae`` passes the run's length); the chunk that holds the last batch
+    runs the model over only the first of its windows, as many as its batches need, and
+    shuffles their positions alone (as ``saes.train.activation_stream`` does).
     """
     validate_hooks(model, [hook])
     per_chunk = buffer_seqs * (seq_len - 1) // batch_size
@@ -79,15 +84,19 @@ def text_activation_stream(
             f"batch of {batch_size}: use more windows or a smaller batch."
         )
 
-    def shuffled(chunk: int) -> Float[Tensor, "n d_model"]:
+    def shuffled(chunk: int, n_batches: int) -> Float[Tensor, "n d_model"]:
         tokens = text_windows(
             model, buffer_seqs, seq_len=seq_len, split="train", seed=seed * 1_000_003 + chunk
         )
+        if n_batches < per_chunk:  # the run's last chunk: the windows its batches need
+            tokens = tokens[: -(-n_batches * batch_size // (seq_len - 1))]
         acts = hook_activations(model, tokens, hook)[:, 1:].reshape(-1, model.cfg.d_model)
         gen = torch.Generator().manual_seed(seed * 1_000_003 + chunk)
         return acts[torch.randperm(len(acts), generator=gen)]
 
-    yield from chunked_batches(shuffled, per_chunk=per_chunk, batch_size=batch_size, start=start)
+    yield from chunked_batches(
+        shuffled, per_chunk=per_chunk, batch_size=batch_size, start=start, end=end
+    )
 
 
 @torch.no_grad()
