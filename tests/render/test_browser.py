@@ -2,7 +2,8 @@
 
 Every page: no JavaScript error, no request leaving localhost, every plot drawn (an SVG
 with content), widgets drawn by the bundled manager; moving a board slider with the mouse
-changes the board. Screenshots of each page go to ``runs/screenshots/`` for people.
+changes the board. Screenshots of each page go to ``runs/screenshots/`` for people, and one
+figure of each to the README's gallery (``tests/gallery.py``: scratch unless asked).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from gallery import gallery_shot
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).parents[2] / "runs" / "screenshots"
@@ -100,6 +103,7 @@ def test_every_page_draws_offline_without_errors(site):
             if entry.widgets:
                 page.wait_for_selector(".widget-box, .jupyter-widgets", timeout=30_000)
             page.screenshot(path=str(SCREENSHOTS / f"{Path(entry.page).stem}.png"), full_page=True)
+            gallery_shot(page, Path(entry.page).stem)
             assert not page.errors, (entry.page, page.errors)
             assert not page.outside, (entry.page, page.outside)
 
