@@ -68,6 +68,48 @@ def test_every_cell_equals_one_patched_run(pair, kind, skip_unchanged):
         assert torch.equal(swept, public)
 
 
+def loop_neurons(model, pair, layer, positions):
+    """Reference: one patched run per (neuron, position) of ``layer``'s MLP."""
+    metric = pair.metric()
+    name = f"blocks.{layer}.mlp.hook_post"
+    _, cache = model.run_with_cache(pair.clean, names_filter=[name])
+    clean, corrupted = value_of(model, pair.clean, metric), value_of(model, pair.corrupted, metric)
+    rows = []
+    for neuron in range(model.cfg.d_mlp):
+        row = []
+        for p in positions:
+
+            def patch(act, hook, p=p, neuron=neuron):
+                act[:, p, neuron] = cache[name][:, p, neuron]
+                return act
+
+            with torch.no_grad(), model.hooks(fwd_hooks=[(name, patch)]):
+                row.append((float(metric(model(pair.corrupted))) - corrupted) / (clean - corrupted))
+        rows.append(row)
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_every_neuron_cell_equals_one_patched_run(pair, layer):
+    model = tiny_model(seed=3)
+    positions = [3, 19, 20, 22, 24]  # before the differing move (20), at it, after it
+    expected = loop_neurons(model, pair, layer, positions)
+    swept = activation_patching(
+        model, pair, kind="neurons", layer=layer, positions=positions, batch_size=50,
+        progress=False,
+    )  # fmt: skip
+    assert swept.shape == (model.cfg.d_mlp, len(positions))
+    assert (swept.double() - expected).abs().max() < 1e-6
+    assert expected.abs().max() > 1e-3  # real effects, not 0 == 0
+    every = patch_sweep(
+        model, pair.clean, pair.corrupted, pair.metric(), kind="neurons", layer=layer,
+        positions=positions, batch_size=50, skip_unchanged=False, progress=False,
+    )  # fmt: skip
+    assert (every.double() - expected).abs().max() < 1e-6
+    with pytest.raises(ValueError, match="Give layer"):
+        activation_patching(model, pair, kind="neurons", progress=False)
+
+
 def test_positions_select_columns(pair):
     model = tiny_model(seed=3)
     full = activation_patching(model, pair, kind="heads", progress=False)

@@ -8,9 +8,10 @@ loop cell by cell in ``tests/test_batched_patching.py``); only the scheduling ch
 2. A cell whose clean activation equals the corrupted one bit for bit (every position
    before the first differing token, in a causal model) is a patch that writes what is
    already there: its restored fraction is exactly 0 and no pass is run for it.
-3. The other cells of one block (heads x positions, or positions of the residual stream)
-   are stacked into batches of at most ``batch_size`` rows, row ``i`` patched at its own
-   cell only, so memory is bounded by ``batch_size`` copies of one game's activations.
+3. The other cells of one block (heads x positions, positions of the residual stream, or
+   one layer's MLP neurons x positions) are stacked into batches of at most ``batch_size``
+   rows, row ``i`` patched at its own cell only, so memory is bounded by ``batch_size``
+   copies of one game's activations.
 4. Each batch starts at its block from the cached corrupted residual stream
    (``start_at_layer``): the blocks before it are the same for every row and run once.
 5. ``path_patching_sweep`` batches sender sets the same way: one frozen pass records every
@@ -31,7 +32,8 @@ from transformer_lens import HookedTransformer
 
 from workbench.activations import hook_layer, validate_hooks
 
-Kind = Literal["resid", "heads"]
+Kind = Literal["resid", "heads", "neurons"]
+KINDS = ("resid", "heads", "neurons")
 Metric = Callable[[Tensor], Tensor]
 
 
@@ -45,7 +47,11 @@ def restored_fraction(
 
 
 def _site(kind: Kind, layer: int) -> str:
-    return f"blocks.{layer}.hook_resid_pre" if kind == "resid" else f"blocks.{layer}.attn.hook_z"
+    return {
+        "resid": f"blocks.{layer}.hook_resid_pre",  # (batch pos d_model)
+        "heads": f"blocks.{layer}.attn.hook_z",  # (batch pos n_heads d_head)
+        "neurons": f"blocks.{layer}.mlp.hook_post",  # (batch pos d_mlp)
+    }[kind]
 
 
 def _can_start_inside(model: HookedTransformer) -> bool:
@@ -66,16 +72,20 @@ def patch_sweep(
     metric: Metric,
     *,
     kind: Kind = "resid",
+    layer: int | None = None,
     positions: Sequence[int] | None = None,
     batch_size: int = 256,
     skip_unchanged: bool = True,
     progress: bool = True,
 ) -> Float[Tensor, "unit pos"]:
-    """Restored fraction of ``metric`` for every unit (residual layer, or layer x head in
-    layer-major order) x position, each cell one activation copied from the clean run
-    into the corrupted one. ``skip_unchanged=False`` runs the no-op cells too (step 2)."""
-    if kind not in ("resid", "heads"):
-        raise ValueError(f"kind must be 'resid' or 'heads', got {kind!r}.")
+    """Restored fraction of ``metric`` for every unit (residual layer, layer x head in
+    layer-major order, or ``"neurons"``: the MLP neurons of ``layer`` at ``mlp.hook_post``)
+    x position, each cell one activation copied from the clean run into the corrupted one.
+    ``skip_unchanged=False`` runs the no-op cells too (step 2)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}.")
+    if (kind == "neurons") != (layer is not None):
+        raise ValueError("Give layer for kind='neurons' (one layer's neurons), and only then.")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
@@ -83,52 +93,55 @@ def patch_sweep(
     corrupted_tokens = torch.as_tensor(corrupted_tokens)
     positions = list(range(clean_tokens.shape[1])) if positions is None else list(positions)
     pos = torch.tensor(positions, dtype=torch.long)
-    sites = [_site(kind, layer) for layer in range(n_layers)]
-    starts = [f"blocks.{layer}.hook_resid_pre" for layer in range(n_layers)]
+    layers = range(n_layers) if layer is None else [layer]
+    sites = validate_hooks(model, [_site(kind, i) for i in layers])
+    starts = [f"blocks.{i}.hook_resid_pre" for i in range(n_layers)]
     clean_logits, clean_cache = model.run_with_cache(clean_tokens, names_filter=sites)
     corrupted_logits, corrupted_cache = model.run_with_cache(
-        corrupted_tokens, names_filter=sorted(set(sites + starts))
+        corrupted_tokens, names_filter=sorted(set(sites + [starts[i] for i in layers]))
     )
     clean, corrupted = float(metric(clean_logits)), float(metric(corrupted_logits))
-    heads = 1 if kind == "resid" else n_heads
-    values = torch.full((n_layers, heads, len(positions)), corrupted, dtype=torch.float64)
+    units = {"resid": 1, "heads": n_heads, "neurons": model.cfg.d_mlp}[kind]  # per layer
+    values = torch.full((len(layers), units, len(positions)), corrupted, dtype=torch.float64)
     inside = _can_start_inside(model)
     bar = tqdm(total=values.numel(), desc=f"patching {kind}", unit="cell", disable=not progress)
-    for layer, site in enumerate(sites):
+    for row, (block, site) in enumerate(zip(layers, sites, strict=True)):
         clean_act, corrupted_act = clean_cache[site][0], corrupted_cache[site][0]
-        if kind == "resid":  # (pos d_model) -> (1 pos d_model): one "head"
+        if kind == "resid":  # (pos d_model) -> (1 pos d_model): one unit
             clean_act, corrupted_act = clean_act[None], corrupted_act[None]
-        else:  # (pos n_heads d_head) -> (n_heads pos d_head)
+        elif kind == "heads":  # (pos n_heads d_head) -> (n_heads pos d_head)
             clean_act, corrupted_act = clean_act.transpose(0, 1), corrupted_act.transpose(0, 1)
-        differs = (clean_act[:, pos] != corrupted_act[:, pos]).flatten(2).any(-1)  # (head pos)
+        else:  # (pos d_mlp) -> (d_mlp pos 1)
+            clean_act, corrupted_act = clean_act.T[..., None], corrupted_act.T[..., None]
+        differs = (clean_act[:, pos] != corrupted_act[:, pos]).flatten(2).any(-1)  # (unit pos)
         if not skip_unchanged:
             differs = torch.ones_like(differs)
-        cells = differs.nonzero()  # (cell 2): head index, index into positions
-        bar.update(int(values[layer].numel() - len(cells)))
+        cells = differs.nonzero()  # (cell 2): unit index, index into positions
+        bar.update(int(values[row].numel() - len(cells)))
         for chunk in cells.split(batch_size):
-            head, p = chunk[:, 0], pos[chunk[:, 1]]
+            unit, p = chunk[:, 0], pos[chunk[:, 1]]
             rows = torch.arange(len(chunk))
 
-            def patch(act, hook, head=head, p=p, rows=rows, site=site):
+            def patch(act, hook, unit=unit, p=p, rows=rows, site=site):
                 if kind == "resid":
                     act[rows, p] = clean_cache[site][0, p]
-                else:
-                    act[rows, p, head] = clean_cache[site][0, p, head]
+                else:  # a head's (d_head) vector, or a neuron's value
+                    act[rows, p, unit] = clean_cache[site][0, p, unit]
                 return act
 
             with model.hooks(fwd_hooks=[(site, patch)]):
                 if inside:
-                    start = corrupted_cache[starts[layer]].expand(len(chunk), -1, -1).clone()
-                    logits = model(start, start_at_layer=layer)
+                    start = corrupted_cache[starts[block]].expand(len(chunk), -1, -1).clone()
+                    logits = model(start, start_at_layer=block)
                 else:
                     logits = model(corrupted_tokens.expand(len(chunk), -1))
-            values[layer, chunk[:, 0], chunk[:, 1]] = torch.tensor(
+            values[row, chunk[:, 0], chunk[:, 1]] = torch.tensor(
                 _row_values(metric, logits), dtype=torch.float64
             )
             bar.update(len(chunk))
     bar.close()
     return restored_fraction(
-        values.reshape(n_layers * heads, len(positions)), clean, corrupted
+        values.reshape(len(layers) * units, len(positions)), clean, corrupted
     ).float()
 
 

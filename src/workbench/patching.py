@@ -6,7 +6,8 @@
    is the logit difference between a move legal after the clean prefix and one legal
    after the corrupted prefix but not the clean one.
 2. ``activation_patching``: run the corrupted input with one activation (a residual site at
-   one position, or one head's output at every position or one) taken from the clean run;
+   one position, one head's output at one position, or one MLP neuron of a chosen layer at
+   one position) taken from the clean run;
    report ``(patched - corrupted) / (clean - corrupted)`` of the metric: 1 = the patch
    restores the clean behaviour, 0 = no effect. The values of one forward pass per patch,
    run many patches per pass (``batched_patching``).
@@ -139,20 +140,22 @@ def activation_patching(
     pair: MinimalPair | TokenPair,
     *,
     kind: str = "resid",
+    layer: int | None = None,
     positions: list[int] | None = None,
     batch_size: int = 256,
     progress: bool = True,
 ) -> Float[Tensor, "site pos"]:
     """Exact patching sweep: ``kind`` ``"resid"`` (layer x position, at
-    ``blocks.L.hook_resid_pre``) or ``"heads"`` (head x position, at ``attn.hook_z``).
+    ``blocks.L.hook_resid_pre``), ``"heads"`` (head x position, at ``attn.hook_z``) or
+    ``"neurons"`` (the MLP neurons of ``layer`` x position, at ``blocks.L.mlp.hook_post``).
 
     The values of one patched run per cell, computed with up to ``batch_size`` cells of
     one block per forward pass, started at that block (``batched_patching.patch_sweep``);
     a progress bar counts the cells.
     """
     return patch_sweep(
-        model, pair.clean, pair.corrupted, pair.metric(), kind=kind, positions=positions,
-        batch_size=batch_size, progress=progress,
+        model, pair.clean, pair.corrupted, pair.metric(), kind=kind, layer=layer,
+        positions=positions, batch_size=batch_size, progress=progress,
     )  # fmt: skip
 
 
@@ -202,8 +205,11 @@ def _units(model: HookedTransformer, kind: str) -> list[tuple[str, int | None]]:
     return [(h, head) for h in _sites(model, kind) for head in range(model.cfg.n_heads)]
 
 
-def unit_labels(model: HookedTransformer, kind: str) -> list[str]:
-    """Row labels of a sweep: ``L3`` (resid before layer 3) or ``L3.H1``."""
+def unit_labels(model: HookedTransformer, kind: str, layer: int | None = None) -> list[str]:
+    """Row labels of a sweep: ``L3`` (resid before layer 3), ``L3.H1`` or ``L3.N17``
+    (``kind="neurons"`` of ``layer``)."""
+    if kind == "neurons":
+        return [f"L{layer}.N{n}" for n in range(model.cfg.d_mlp)]
     if kind == "resid":
         return [f"L{i}" for i in range(model.cfg.n_layers)]
     return [f"L{i}.H{h}" for i in range(model.cfg.n_layers) for h in range(model.cfg.n_heads)]
