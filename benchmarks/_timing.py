@@ -5,6 +5,7 @@ other processes falls on all of them alike), min and median of the repeats, and 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -40,6 +41,20 @@ def interleaved(methods: dict[str, Callable[[], object]], repeats: int = 3) -> d
     }
 
 
+def parse_args(parser: argparse.ArgumentParser, **quick) -> argparse.Namespace:
+    """The benchmark's arguments, with ``--quick``: a smoke run on the ``quick`` settings,
+    to check that it runs end to end (not a measurement: its caller writes no record)."""
+    settings = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in quick.items())
+    parser.add_argument(
+        "--quick", action="store_true", help=f"smoke run ({settings}); no record written"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        for name, value in quick.items():
+            setattr(args, name, value)
+    return args
+
+
 def ratio(slow: dict, fast: dict) -> dict:
     """``slow / fast`` from the minima and from the medians."""
     return {
@@ -60,14 +75,15 @@ def hardware() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
 
 
-def commit() -> str:
+def commit(where: Path = ROOT) -> str:
+    """The checkout's short commit, ``+dirty`` with uncommitted changes to tracked files."""
     try:
         head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            ["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
         dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
         return head + ("+dirty" if dirty else "")

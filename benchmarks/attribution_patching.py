@@ -2,7 +2,7 @@
 one another, side by side.
 
     python benchmarks/attribution_patching.py [--model othello] [--pairs 2] [--kind heads]
-                                              [--repeats 3] [--no-loop]
+                                              [--repeats 3] [--no-loop] [--quick]
 
 For each clean/corrupted minimal pair, interleaved in one process, ``--repeats`` rounds
 (min and median kept):
@@ -26,7 +26,7 @@ import json
 
 import numpy as np
 import torch
-from _timing import interleaved, load_average, ratio, write_record
+from _timing import interleaved, load_average, parse_args, ratio, write_record
 
 from workbench.batched_patching import patch_sweep
 from workbench.models import load_model
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-loop", action="store_true", help="skip the slow one-cell loop")
-    args = parser.parse_args()
+    args = parse_args(parser, pairs=1, repeats=1, no_loop=True)
     torch.set_num_threads(args.threads)
     load_before = load_average()
     model = load_model(args.model)
@@ -165,6 +165,8 @@ def main() -> None:
         "median_spearman": float(np.median([r["spearman"] for r in rows])),
     }
     print(json.dumps(summary))
+    if args.quick:
+        return
     path = write_record(
         f"attribution_patching-{args.model}-{args.kind}",
         {"parameters": vars(args), "pairs": rows, "summary": summary},

@@ -1,6 +1,6 @@
 """Activation harvesting against a plain forward pass and TransformerLens's filtered cache.
 
-    python benchmarks/harvest.py [--model othello] [--games 1000] [--repeats 3]
+    python benchmarks/harvest.py [--model othello] [--games 1000] [--repeats 3] [--quick]
 
 Side by side in one process on the same games, interleaved, ``--repeats`` rounds (min and
 median kept):
@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 import torch
-from _timing import interleaved, load_average, ratio, write_record
+from _timing import interleaved, load_average, parse_args, ratio, write_record
 
 from workbench.activations import harvest, resid_sites
 from workbench.models import load_model
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=250)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = parse_args(parser, games=40, batch_size=20, repeats=1)
     torch.set_num_threads(args.threads)
     load_before = load_average()
     model = load_model(args.model)
@@ -125,7 +125,8 @@ def main() -> None:
         "targets": {"all_resid_ratio_to_forward": 1.1, "peak_over_result": 1.3},
     }
     print(json.dumps({k: v for k, v in record.items() if k != "sites"}, indent=1))
-    print(f"record: {write_record(f'harvest-{args.model}', record, load_before=load_before)}")
+    if not args.quick:
+        print(f"record: {write_record(f'harvest-{args.model}', record, load_before=load_before)}")
 
 
 if __name__ == "__main__":

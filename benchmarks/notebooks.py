@@ -24,7 +24,6 @@ import argparse
 import ast
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -34,13 +33,12 @@ from pathlib import Path
 
 import nbformat
 import psutil
+from _timing import RESULTS, ROOT, commit, hardware
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from workbench.render.execute import inject_parameters
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 SILENT_S = 3.0  # a cell longer than this must show progress
 FIGURE_MIMES = ("application/vnd.plotly.v1+json", "image/png", "image/svg+xml")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -180,36 +178,7 @@ def run_notebook(path: Path, parameters: dict, src: Path | None, keep: Path | No
 
 
 def _hardware() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-    }
-
-
-def _commit(src: Path | None) -> str:
-    where = ROOT if src is None else src.parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-        return out.stdout.strip() + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    return {**hardware(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}
 
 
 def _import_seconds(src: Path | None, repeats: int = 3) -> float:
@@ -308,7 +277,7 @@ def main() -> None:
     record = {
         "date": datetime.now().isoformat(timespec="seconds"),
         "hardware": _hardware(),
-        "commit": _commit(args.src),
+        "commit": commit(ROOT if args.src is None else args.src.parent),
         "note": args.note,
         "parameters": parameters,
         "load_average_before": [round(x, 2) for x in load_before],

@@ -3,6 +3,7 @@ fed from memory, side by side.
 
     python benchmarks/sae_throughput.py [--model othello] [--hook blocks.4.hook_resid_post]
                                         [--tokens 200000] [--architectures topk] [--repeats 3]
+                                        [--quick]
 
 Interleaved in one process, ``--repeats`` rounds (min and median kept), each on the same
 number of activations:
@@ -22,11 +23,10 @@ Throughput is activations per second of each run's wall time; ``train_sae``'s ra
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 
 import torch
-from _timing import interleaved, load_average, ratio, write_record
+from _timing import interleaved, load_average, parse_args, ratio, write_record
 from sae_lens import SAETrainer
 
 from workbench.models import load_model
@@ -52,19 +52,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--architectures", default="topk")
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = parse_args(parser, tokens=8192, batch_size=1024, buffer_games=64, repeats=1)
     torch.set_num_threads(args.threads)
     load_before = load_average()
     model = load_model(args.model)
     n_steps = args.tokens // args.batch_size
     n_batches = n_steps + NORM_BATCHES  # what one training run draws
 
-    def stream():
+    def stream():  # the batches a run draws, its last chunk harvested only as far as used
         return activation_stream(
-            model, args.hook, batch_size=args.batch_size, buffer_games=args.buffer_games, seed=1
-        )
+            model, args.hook, batch_size=args.batch_size, buffer_games=args.buffer_games,
+            seed=1, end=n_batches,
+        )  # fmt: skip
 
-    in_memory = torch.stack(list(itertools.islice(stream(), n_batches)))  # (batch n d_in)
+    in_memory = torch.stack(list(stream()))  # (batch n d_in)
     record_rows = []
     for arch in args.architectures.split(","):
         cfg = SAETrainConfig(
@@ -73,7 +74,7 @@ def main() -> None:
         )  # fmt: skip
 
         def stream_alone():
-            for _ in itertools.islice(stream(), n_batches):
+            for _ in stream():
                 pass
 
         def saelens_from_memory(cfg=cfg):
@@ -109,6 +110,8 @@ def main() -> None:
         }
         record_rows.append(row)
         print(json.dumps(row))
+    if args.quick:
+        return
     path = write_record(
         f"sae_throughput-{args.model}",
         {"parameters": vars(args), "threads": torch.get_num_threads(), "runs": record_rows},
