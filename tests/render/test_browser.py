@@ -145,11 +145,6 @@ def fits_the_column(page) -> tuple[list, list]:
     return page.evaluate(TOO_WIDE, COLUMN_PX), page.evaluate(TRUNCATED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not yet fixed (2026-12-06): plot titles run past the figure's edge at 900 px in "
-    "notebooks 03 (coverage) and 07 (monitor ROC titles); nothing is wider than the column",
-)
 def test_every_figure_and_widget_fits_the_column_with_nothing_cut_off(site):
     out, report = site
     problems = {}  # in a 900 px window: what scales to its container fits it
