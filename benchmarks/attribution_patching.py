@@ -28,15 +28,15 @@ import numpy as np
 import torch
 from _timing import interleaved, load_average, parse_args, ratio, write_record
 
-from workbench.batched_patching import patch_sweep
-from workbench.models import load_model
-from workbench.othello import play_games
-from workbench.patching import (
+from workbench.attribution.batched_patching import patch_sweep
+from workbench.attribution.patching import (
     activation_patching,
     attribution_patching,
     minimal_pair,
     rank_correlation,
 )
+from workbench.models import load_model
+from workbench.othello import play_games
 
 
 def _cells(model, kind):

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 import workbench
-from workbench.attribution import logit_metric
+from workbench.attribution.logit import logit_metric
 from workbench.circuits.attribution_graph import build_attribution_graph, validate_attribution_graph
 from workbench.circuits.graph import build_graph, validate
 from workbench.circuits.transcoders import load_transcoders

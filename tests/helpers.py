@@ -80,7 +80,7 @@ def random_suite(model):
     import torch
 
     from workbench.activations import resid_sites
-    from workbench.probes import LinearProbe, ProbeSuite
+    from workbench.probes.probe import LinearProbe, ProbeSuite
 
     gen = torch.Generator().manual_seed(0)
     suite = ProbeSuite()

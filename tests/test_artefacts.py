@@ -12,7 +12,7 @@ from sae_lens import SAE
 from workbench import artefacts
 from workbench.models import model_card
 from workbench.models.registry import DATA_DIR
-from workbench.probe_suite import load_probes
+from workbench.probes.suite import load_probes
 from workbench.saes.loading import comparison_site
 
 # The models whose whole set of artefacts the plan made: the default and the one before it.

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 
 from workbench.activations import HookNameError, harvest
 from workbench.cli import main
-from workbench.interventions import ProbeMismatchError, intervention_sweep
 from workbench.models import ModelFileError, load_model, save_model
 from workbench.models.config import ConfigError, OthelloGPTConfig, random_init_twin
 from workbench.models.io import load_model_folder, read_card, read_config
@@ -29,7 +28,8 @@ from workbench.models.lm import LMConfig
 from workbench.models.registry import _published_config
 from workbench.othello import decode, encode, parse_moves, play_games, replay
 from workbench.othello.squares import MoveTypeError, SquareError
-from workbench.probes import LinearProbe, ProbeFileError, ProbeSuite
+from workbench.probes.interventions import ProbeMismatchError, intervention_sweep
+from workbench.probes.probe import LinearProbe, ProbeFileError, ProbeSuite
 from workbench.saes.loading import (
     SAEFileError,
     SAEMismatchError,

@@ -108,7 +108,7 @@ def test_split_counts_must_be_positive_integers(flag, value, message, capsys):
 def test_a_dry_run_before_the_probes_exist_says_what_decides_the_rest(
     monkeypatch, tmp_path, capsys
 ):
-    monkeypatch.setattr("workbench.probe_suite.probes_root", lambda data_dir=None: tmp_path)
+    monkeypatch.setattr("workbench.probes.suite.probes_root", lambda data_dir=None: tmp_path)
     main(["artefacts", "othello-gpt-cpu", "--dry-run"])  # 4 layers: 21 steps
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["[1]", "[2]", "[3-21]"]

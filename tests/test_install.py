@@ -21,7 +21,7 @@ LOADS = textwrap.dedent(
     import json, sys
     import workbench
     from workbench.paths import DataDirError
-    from workbench.probe_suite import load_probes
+    from workbench.probes.suite import load_probes
 
     out = {"package": workbench.__file__}
     try:

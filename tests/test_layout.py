@@ -118,7 +118,7 @@ def cycles(graph: dict[str, dict[str, int] | set[str]]) -> list[list[str]]:
 
 
 def area(module: str) -> str:
-    """``workbench.text.saes`` -> ``workbench.text``; ``workbench.probes`` stays."""
+    """``workbench.text.saes`` -> ``workbench.text``; ``workbench.files`` stays."""
     top = ".".join(module.split(".")[:2])
     return SAME_AREA.get(top, top)
 

@@ -8,7 +8,7 @@ import pytest
 
 from workbench import manifest, paths
 from workbench.models.registry import load_model
-from workbench.probe_suite import load_probes
+from workbench.probes.suite import load_probes
 
 
 def test_the_manifest_matches_the_shipped_files():

@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.probes import ProbeSuite
+from workbench.probes.probe import ProbeSuite
 
 PROBES = ["--games", "2000", "--steps", "400"]
 INTERVENTIONS = ["--games", "500", "--edits", "200", "--scales", "3,10,30", "--modes", "from"]

@@ -4,7 +4,7 @@ do), and the replacement reproduces the model."""
 
 import torch
 
-from workbench.attribution import logit_metric
+from workbench.attribution.logit import logit_metric
 from workbench.circuits.attribution_graph import (
     EMBEDDING,
     LocalReplacement,

@@ -7,7 +7,7 @@ from workbench.circuits.transcoders import transcoder_dir
 from workbench.models import ModelFileError, list_models, load_model, model_card
 from workbench.models.config import OthelloGPTConfig
 from workbench.models.registry import ALIASES, PUBLISHED_REPO, REGISTRY, canonical_name
-from workbench.probe_suite import load_probes
+from workbench.probes.suite import load_probes
 from workbench.saes.loading import list_saes, sae_dir
 
 from helpers import network_blocked

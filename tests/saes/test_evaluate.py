@@ -134,7 +134,7 @@ def test_an_exact_probe_covers_every_state_it_can_occur_in():
     import torch.nn.functional as F
 
     from workbench.activations import Activations, Labels
-    from workbench.probes import LinearProbe, ProbeSuite
+    from workbench.probes.probe import LinearProbe, ProbeSuite
     from workbench.saes.evaluate import probe_board_metrics
 
     games = play_games(n_games=20, rng=3)

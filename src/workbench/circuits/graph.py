@@ -29,7 +29,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
-from workbench.attribution import logit_metric
+from workbench.attribution.logit import logit_metric
 from workbench.circuits.validation import VALIDATIONS, AttributionValidation, Validation
 from workbench.files import read_json, write_json
 

@@ -18,8 +18,8 @@ from workbench.cli.flags import (
 def _probes(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from workbench.probe_suite import build_probe_suite
-    from workbench.probes import ProbeConfig
+    from workbench.probes.probe import ProbeConfig
+    from workbench.probes.suite import build_probe_suite
 
     suite = build_probe_suite(
         args.model,
@@ -48,11 +48,11 @@ def _probes(args: argparse.Namespace) -> None:
 def _interventions(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from workbench.interventions import intervention_sweep
     from workbench.models import load_model
     from workbench.models.io import write_json
     from workbench.othello import play_games
-    from workbench.probe_suite import load_probes, probe_dir
+    from workbench.probes.interventions import intervention_sweep
+    from workbench.probes.suite import load_probes, probe_dir
 
     model, suite = load_model(args.model), load_probes(args.model)
     games = play_games(n_games=args.games, rng=np.random.default_rng(args.seed))
@@ -85,7 +85,7 @@ def _artefacts(args: argparse.Namespace) -> None:
     from workbench import artefacts
     from workbench.models import load_model
     from workbench.models.config import require_othello_model
-    from workbench.probe_suite import list_probe_suites, load_probes
+    from workbench.probes.suite import list_probe_suites, load_probes
 
     model = load_model(args.model)
     require_othello_model(model)

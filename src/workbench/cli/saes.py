@@ -98,7 +98,7 @@ def _sae(args: argparse.Namespace) -> None:
 
 
 def _sae_table(args: argparse.Namespace) -> None:
-    from workbench.probe_suite import load_probes
+    from workbench.probes.suite import load_probes
     from workbench.provenance import RunRecord
     from workbench.saes.evaluate import comparison_table, eval_games
     from workbench.saes.loading import site_dir

@@ -4,7 +4,7 @@
    centre stones keep their starting colours), in the mine/theirs frame of the player to
    move next, as the exact board (``activations.Labels.relative``).
 2. The model's board at layer L: the shipped linear probe of ``relative`` at
-   ``blocks.L.hook_resid_post`` (``workbench.probes``), argmax per square.
+   ``blocks.L.hook_resid_post`` (``workbench.probes.probe``), argmax per square.
 3. On the squares where the heuristic and the exact board differ (a stone flipped an odd
    number of times), count how often the model's board agrees with each; split by how
    many times the stone was flipped and by how long ago it was last flipped.
@@ -21,7 +21,7 @@ from workbench.activations import Labels, harvest
 from workbench.othello.engine import GameRecord
 from workbench.othello.squares import BLACK, CENTRE_SQUARES, EMPTY, MINE, THEIRS, WHITE
 from workbench.othello.tokens import N_CTX
-from workbench.probes import ProbeSuite
+from workbench.probes.probe import ProbeSuite
 
 FLIPS = ("1", "3+")  # odd flip counts: where the heuristic is wrong
 AGES = ("0", "1-4", "5-9", "10+")  # moves since the stone was last flipped

@@ -20,7 +20,7 @@ import numpy as np
 from workbench.models.io import write_json
 from workbench.models.registry import canonical_name, load_model
 from workbench.othello.engine import play_games
-from workbench.probe_suite import list_probe_suites, load_probes
+from workbench.probes.suite import list_probe_suites, load_probes
 from workbench.rules.ablation import LayerAblator, group_ablation, neuron_ablations
 from workbench.rules.catalogue import catalogue, clock_neurons, group_counts, top_conditions
 from workbench.rules.fit import load_rules, rules_dir, shipped_layers

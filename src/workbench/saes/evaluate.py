@@ -30,7 +30,7 @@ from workbench.models.config import random_init_twin, require_othello_model
 from workbench.models.registry import load_model
 from workbench.othello.engine import GameRecord
 from workbench.othello.tokens import model_inputs, next_move_targets
-from workbench.probes import ProbeSuite
+from workbench.probes.probe import ProbeSuite
 from workbench.provenance import RunRecord
 from workbench.saes.board import (
     RELATIVE,

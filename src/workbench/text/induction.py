@@ -24,7 +24,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
-from workbench.patching import TokenPair
+from workbench.attribution.patching import TokenPair
 
 
 def repeated_tokens(

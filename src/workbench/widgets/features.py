@@ -10,7 +10,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 from IPython.display import display
 
-from workbench.probes import ProbeSuite
+from workbench.probes.probe import ProbeSuite
 from workbench.saes.features import FeatureSet
 from workbench.saes.plots import feature_boards_figure, feature_card_figure, top_positions_figure
 from workbench.widgets.picker import FeaturePicker

@@ -15,17 +15,17 @@ import torch
 from transformer_lens import HookedTransformer
 
 from workbench.activations import resid_sites
-from workbench.interventions import (
+from workbench.othello.engine import parse_moves, replay
+from workbench.othello.squares import BLACK, EMPTY, MINE, SQUARE_NAMES, THEIRS, WHITE
+from workbench.plots import TRACE, board_figure, board_traces, flip_scan_figure, restyle_board
+from workbench.probes.interventions import (
     Edit,
     edited_legal_moves,
     predict_with_edits,
     probes_from,
     scan_flips,
 )
-from workbench.othello.engine import parse_moves, replay
-from workbench.othello.squares import BLACK, EMPTY, MINE, SQUARE_NAMES, THEIRS, WHITE
-from workbench.plots import TRACE, board_figure, board_traces, flip_scan_figure, restyle_board
-from workbench.probes import ProbeSuite
+from workbench.probes.probe import ProbeSuite
 from workbench.widgets.static import StaticFormWidget
 
 WRAP = widgets.Layout(flex_flow="row wrap")  # a row that does not fit the column wraps

@@ -31,8 +31,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from workbench.attribution import Metric, logit_metric
-from workbench.batched_patching import patch_sweep, path_patching_sweep
+from workbench.attribution.batched_patching import patch_sweep, path_patching_sweep
+from workbench.attribution.logit import Metric, logit_metric
 from workbench.othello.engine import replay
 from workbench.othello.squares import SQUARE_NAMES
 from workbench.othello.tokens import encode

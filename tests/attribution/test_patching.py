@@ -2,8 +2,7 @@ import pytest
 import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-from workbench.othello import play_games
-from workbench.patching import (
+from workbench.attribution.patching import (
     activation_patching,
     attribution_patching,
     find_minimal_pair,
@@ -11,6 +10,7 @@ from workbench.patching import (
     path_patching,
     unit_labels,
 )
+from workbench.othello import play_games
 
 from helpers import tiny_model
 

@@ -1,7 +1,9 @@
 import numpy as np
 import torch
 
-from workbench.interventions import (
+from workbench.othello import play_games, reference
+from workbench.othello.squares import BLACK, EMPTY, MINE, THEIRS, WHITE
+from workbench.probes.interventions import (
     Edit,
     edited_legal_moves,
     predict_with_edits,
@@ -9,9 +11,7 @@ from workbench.interventions import (
     sample_flip_edits,
     top_n_errors,
 )
-from workbench.othello import play_games, reference
-from workbench.othello.squares import BLACK, EMPTY, MINE, THEIRS, WHITE
-from workbench.probes import LinearProbe
+from workbench.probes.probe import LinearProbe
 
 from helpers import random_suite, tiny_model
 
@@ -83,7 +83,7 @@ def test_chunking_by_position_does_not_change_predictions():
 
 def test_scan_flips_matches_one_edit_at_a_time():
     from workbench.activations import resid_sites
-    from workbench.interventions import probes_from, scan_flips
+    from workbench.probes.interventions import probes_from, scan_flips
 
     model = tiny_model()
     games = play_games(n_games=1, rng=3)
@@ -108,7 +108,7 @@ def test_scan_flips_rejects_a_position_outside_the_game():
     import pytest
 
     from workbench.activations import resid_sites
-    from workbench.interventions import scan_flips
+    from workbench.probes.interventions import scan_flips
 
     model = tiny_model()
     games = play_games(n_games=1, rng=3)

@@ -1,7 +1,7 @@
 """Exact patching sweeps with many interventions per forward pass.
 
 The numbers are the ones one patched forward pass per cell gives (checked against that
-loop cell by cell in ``tests/test_batched_patching.py``); only the scheduling changes:
+loop cell by cell in ``tests/attribution/test_batched_patching.py``); only the scheduling changes:
 
 1. One clean and one corrupted run cache the patched sites and the residual stream before
    every block; their logits give the clean and corrupted metric.

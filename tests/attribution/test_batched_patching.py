@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from workbench.batched_patching import patch_sweep, path_patching_sweep
+from workbench.attribution.batched_patching import patch_sweep, path_patching_sweep
+from workbench.attribution.patching import activation_patching, find_minimal_pair, path_patching
 from workbench.othello import play_games
-from workbench.patching import activation_patching, find_minimal_pair, path_patching
 
 from helpers import tiny_model
 

@@ -30,7 +30,7 @@ from workbench.models.config import require_othello_model
 from workbench.othello.engine import GameRecord, legal_moves, pack, unpack
 from workbench.othello.squares import EMPTY, MINE, THEIRS
 from workbench.othello.tokens import N_CTX, TOKEN_TO_SQUARE, model_inputs
-from workbench.probes import LinearProbe, ProbeSuite
+from workbench.probes.probe import LinearProbe, ProbeSuite
 
 
 @dataclass(frozen=True)

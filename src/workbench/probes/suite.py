@@ -21,7 +21,7 @@ from workbench.activations import PROPERTIES, harvest, resid_sites
 from workbench.models.config import random_init_twin
 from workbench.models.registry import canonical_name, load_model
 from workbench.othello.engine import play_games
-from workbench.probes import ProbeConfig, ProbeSuite, train_probes
+from workbench.probes.probe import ProbeConfig, ProbeSuite, train_probes
 from workbench.provenance import hardware
 
 PROBE_GAMES_SEED = 424242

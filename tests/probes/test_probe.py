@@ -3,7 +3,7 @@ import torch
 
 from workbench.activations import Activations, Labels
 from workbench.othello import play_games
-from workbench.probes import (
+from workbench.probes.probe import (
     LinearProbe,
     ProbeConfig,
     ProbeSuite,

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from workbench.attribution import (
+from workbench.attribution.logit import (
     direct_logit_attribution,
     grad_x_act,
     integrated_gradients,
