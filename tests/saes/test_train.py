@@ -114,11 +114,15 @@ def test_progress_bar_ends_at_its_total(monkeypatch):
 
     import workbench.saes.train as train
 
-    bars = {}
+    bars = []
 
     class Recording(tqdm):
         def close(self):
-            bars.setdefault(id(self), (self.n, self.total, self.leave))  # closed again on deletion
+            # once per bar: tqdm closes a bar again when it is deleted (an id() key is no
+            # guard: a later bar can reuse a collected one's id, and was then not recorded)
+            if not getattr(self, "_recorded", False):
+                self._recorded = True
+                bars.append((self.n, self.total, self.leave))
             super().close()
 
     monkeypatch.setattr(sae_trainer, "tqdm", Recording)
@@ -134,7 +138,7 @@ def test_progress_bar_ends_at_its_total(monkeypatch):
 
     cfg = SAETrainConfig(hook=HOOK, k=4, n_tokens=122 * 64, batch_size=64)  # 7,808
     train_sae(tiny_model(), cfg, activations=random_batches)
-    assert list(bars.values()) == [(NORM_BATCHES, NORM_BATCHES, True), (7808, 7808, True)]
+    assert bars == [(NORM_BATCHES, NORM_BATCHES, True), (7808, 7808, True)]
 
 
 def test_input_scale_is_sae_lens_own_estimate():
