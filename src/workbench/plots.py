@@ -53,7 +53,7 @@ def fit_title(fig: go.Figure) -> go.Figure:
     needed = 30 + 22 * len(lines)
     fig.update_layout(title_text="<br>".join(lines))
     if top is None or top < needed:  # plotly's default top margin is 100 px
-        fig.update_layout(margin_t=max(needed, 0 if top is None else top))
+        fig.update_layout(margin_t=needed)
     return fig
 
 
