@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,12 +27,14 @@ from jaxtyping import Bool, Float, Int
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench.files import atomic_write, write_json
 from workbench.models.config import require_othello_model
 from workbench.othello.engine import GameRecord
 from workbench.othello.tokens import N_CTX, model_inputs
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 class HookNameError(KeyError):

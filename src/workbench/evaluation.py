@@ -11,14 +11,13 @@ For every input position with a next move, the engine knows the legal set exactl
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench.models.config import require_othello_model
 from workbench.othello.engine import GameRecord, play_games
@@ -29,6 +28,9 @@ from workbench.othello.tokens import (
     model_inputs,
     next_move_targets,
 )
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 #: The held-out sets of games, one helper for both (``held_out_games``). Each is a stream of
 #: ``play_games`` no training run draws (training uses ``[seed, chunk]`` with small seeds).

@@ -72,9 +72,9 @@ def test_matryoshka_levels_must_fit_the_dictionary():
 
 
 def test_matryoshka_levels_are_checked_only_for_matryoshka():
-    from workbench.saes.train import _training_sae
+    from workbench.saes.trainer import training_sae
 
-    sae = _training_sae(
+    sae = training_sae(
         SAETrainConfig(hook=HOOK, architecture="topk", matryoshka_levels=0), 32, "custom"
     )
     assert sae.cfg.k == 32
@@ -86,8 +86,9 @@ def test_gated_trains_sparse_and_round_trips_through_sae_lens(tmp_path):
     from workbench.cli.saes import SAE_ARCHITECTURES
     from workbench.saes.loading import save_sae
     from workbench.saes.train import ARCHITECTURES
+    from workbench.saes.trainer import CLASSES
 
-    assert SAE_ARCHITECTURES == list(ARCHITECTURES)  # the CLI offers every architecture
+    assert SAE_ARCHITECTURES == list(ARCHITECTURES) == list(CLASSES)  # each one trainable
     model = tiny_model()
     cfg = SAETrainConfig(
         hook=HOOK, architecture="gated", l1_coefficient=3.0, n_tokens=300_000, batch_size=1024

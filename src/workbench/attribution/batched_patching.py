@@ -22,15 +22,17 @@ All hooks are temporary (``model.hooks``): an exception never leaves one behind.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench.activations import hook_layer, validate_hooks
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 Kind = Literal["resid", "heads", "neurons"]
 KINDS = ("resid", "heads", "neurons")

@@ -27,13 +27,13 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench.activations import hook_layer, validate_hooks
 from workbench.othello.tokens import SQUARE_TO_TOKEN
 
 if TYPE_CHECKING:  # sae-lens is needed only when an SAE is passed in
     from sae_lens import SAE
+    from transformer_lens import HookedTransformer
 
 
 @dataclass

@@ -24,18 +24,21 @@ All hooks are temporary (``model.hooks``): an exception never leaves one behind.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from workbench.attribution.batched_patching import patch_sweep, path_patching_sweep
 from workbench.attribution.logit import Metric, logit_metric
 from workbench.othello.engine import replay
 from workbench.othello.squares import SQUARE_NAMES
 from workbench.othello.tokens import encode
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 @dataclass

@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
-from sae_lens.saes.transcoder import Transcoder
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench.activations import hook_layer
 from workbench.circuits.graph import (
@@ -46,6 +45,10 @@ from workbench.circuits.graph import (
 )
 from workbench.circuits.transcoders import reconstruct, transcoder_hooks
 from workbench.circuits.validation import Agreement, AttributionValidation
+
+if TYPE_CHECKING:
+    from sae_lens.saes.transcoder import Transcoder
+    from transformer_lens import HookedTransformer
 
 EMBEDDING = -3  # Node.feature of a token-embedding node (layer -1)
 Metric = Callable[[Tensor], Tensor]

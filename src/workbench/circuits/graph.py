@@ -22,16 +22,19 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from sae_lens import SAE
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench.attribution.logit import logit_metric
 from workbench.circuits.validation import VALIDATIONS, AttributionValidation, Validation
 from workbench.files import read_json, write_json
+
+if TYPE_CHECKING:
+    from sae_lens import SAE
+    from transformer_lens import HookedTransformer
 
 
 def _check_saes(model: HookedTransformer, saes: dict[int, SAE]) -> None:

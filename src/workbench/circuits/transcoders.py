@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,13 +35,15 @@ from sae_lens.saes.transcoder import (
 )
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench import paths
 from workbench.activations import chunked_batches, harvest, hook_layer
 from workbench.models.registry import canonical_name
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 def transcoder_hooks(layer: int) -> tuple[str, str]:

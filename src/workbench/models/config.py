@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
-
-from transformer_lens import HookedTransformer, HookedTransformerConfig
+from typing import TYPE_CHECKING, Literal
 
 from workbench.othello.tokens import D_VOCAB, N_CTX
+
+if TYPE_CHECKING:  # imported where a model is built: seconds, not at import
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class OthelloGPTConfig:
         return self.d_model // self.n_heads
 
     def to_hooked(self, *, seed: int | None = None, device: str = "cpu") -> HookedTransformerConfig:
+        from transformer_lens import HookedTransformerConfig
+
         return HookedTransformerConfig(
             n_layers=self.n_layers,
             d_model=self.d_model,
@@ -45,6 +48,8 @@ class OthelloGPTConfig:
 
     def build(self, *, seed: int | None = None, device: str = "cpu") -> HookedTransformer:
         """A freshly (randomly) initialised model of this architecture."""
+        from transformer_lens import HookedTransformer
+
         return HookedTransformer(self.to_hooked(seed=seed, device=device))
 
     def to_dict(self) -> dict:

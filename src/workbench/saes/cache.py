@@ -26,16 +26,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jaxtyping import Float
 from safetensors.torch import load_file, save_file
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from workbench.activations import harvest, validate_hooks
 from workbench.models.io import atomic_write
 from workbench.othello.engine import GameRecord
 from workbench.provenance import fingerprint
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
 import torch
 from jaxtyping import Bool, Float
-from sae_lens import SAE
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench.activations import Activations, Labels, harvest, hook_layer
 from workbench.evaluation import SAE_EVAL_SEED, held_out_games
@@ -44,8 +43,12 @@ from workbench.saes.board import (
 )
 from workbench.saes.loading import check_compatible, load_saes_by_layer, trained_architecture
 
+if TYPE_CHECKING:
+    from sae_lens import SAE
+    from transformer_lens import HookedTransformer
+
 NEURONS_ROW, RANDOM_INIT_ROW = "MLP neurons", "SAE on a random-init model"  # row names
-SAESites = Mapping[str, SAE] | Sequence[tuple[str, SAE]]  # hook -> SAE, or (hook, SAE) pairs
+SAESites: TypeAlias = "Mapping[str, SAE] | Sequence[tuple[str, SAE]]"  # hook -> SAE, or pairs
 EVAL_SEED = SAE_EVAL_SEED  # evaluation games: never the training stream's (seed, chunk) pairs
 
 
@@ -324,7 +327,7 @@ def comparison_table(
     rows.append(chance_metrics(acts.labels).row(CHANCE))
     if random_init is not None:
         random_model, random_saes = random_init
-        if isinstance(random_saes, SAE):
+        if not isinstance(random_saes, dict):  # one SAE
             random_saes = {"": random_saes}
         twin_acts = harvest(random_model, games, [hook], progress=progress)
         for name, random_sae in random_saes.items():

@@ -18,13 +18,12 @@ between. Later layers can change it; attribution (issue on circuits) measures th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from jaxtyping import Float, Int
-from sae_lens import SAE
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from workbench.activations import harvest, hook_layer
 from workbench.othello.engine import GameRecord
@@ -38,6 +37,10 @@ from workbench.saes.board import (
     score_features,
 )
 from workbench.saes.loading import check_compatible
+
+if TYPE_CHECKING:
+    from sae_lens import SAE
+    from transformer_lens import HookedTransformer
 
 
 @dataclass

@@ -21,12 +21,11 @@ import warnings
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from sae_lens import SAE
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from transformer_lens import HookedTransformer
 
 from workbench import paths
 from workbench.activations import HookNameError, hook_layer, validate_hooks
@@ -35,6 +34,10 @@ from workbench.models.hub import cache_unless_reachable, offline_message
 from workbench.models.io import read_json, write_json
 from workbench.models.registry import canonical_name
 from workbench.outputs import output_dir
+
+if TYPE_CHECKING:
+    from sae_lens import SAE
+    from transformer_lens import HookedTransformer
 
 RANDOM_INIT = "-random-init"
 
@@ -65,6 +68,8 @@ def load_sae_folder(folder: str | Path, *, device: str = "cpu") -> SAE:
     missing = [key for key in ("d_in", "d_sae") if key not in cfg]
     if missing:
         raise SAEFileError(f"SAE config {folder / 'cfg.json'} lacks {missing}.")
+    from sae_lens import SAE  # seconds on first use (TransformerLens with it)
+
     try:
         return SAE.load_from_disk(folder, device=device)
     except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
@@ -293,6 +298,7 @@ def load_saes_by_layer(
 
 
 def _load_published(release: str, sae_id: str, device: str) -> SAE:
+    from sae_lens import SAE
     from sae_lens.loading.pretrained_saes_directory import get_pretrained_saes_directory
 
     releases = get_pretrained_saes_directory()

@@ -20,12 +20,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import torch
-from sae_lens import SAE
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from workbench.checkpoints import remove_run_folder
 from workbench.models.config import random_init_twin
@@ -43,6 +41,10 @@ from workbench.saes.loading import (
     save_sae,
 )
 from workbench.saes.train import SAETrainConfig, train_sae
+
+if TYPE_CHECKING:
+    from sae_lens import SAE
+    from transformer_lens import HookedTransformer
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def train_and_ship(
     return info
 
 
-RandomInit = tuple[HookedTransformer, dict[str, SAE]]  # the twin, its SAEs by row name
+RandomInit: TypeAlias = "tuple[HookedTransformer, dict[str, SAE]]"  # the twin, its SAEs by name
 
 
 def saes_at_site(

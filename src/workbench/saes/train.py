@@ -14,11 +14,13 @@
 4. Optionally checkpoint as it goes (``workbench.checkpoints``) and on SIGINT / SIGTERM: the same
    call with the same folder resumes, with the trainer's state and the stream at the batch
    it had reached, and ends with the SAE an uninterrupted run would have.
+
+Steps 2 and 3 are ``workbench.saes.trainer``'s, imported when training starts: importing
+this module (its config, the stream) imports neither sae-lens nor TransformerLens.
 """
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -27,33 +29,13 @@ from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 import torch
 from jaxtyping import Float
-from sae_lens import SAE
-from sae_lens.config import LoggingConfig, SAETrainerConfig
-from sae_lens.constants import (
-    ACTIVATION_SCALER_CFG_FILENAME,
-    SAE_WEIGHTS_FILENAME,
-    TRAINER_STATE_FILENAME,
-)
-from sae_lens.saes.batchtopk_sae import BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig
-from sae_lens.saes.gated_sae import GatedTrainingSAE, GatedTrainingSAEConfig
-from sae_lens.saes.jumprelu_sae import JumpReLUTrainingSAE, JumpReLUTrainingSAEConfig
-from sae_lens.saes.matryoshka_batchtopk_sae import (
-    MatryoshkaBatchTopKTrainingSAE,
-    MatryoshkaBatchTopKTrainingSAEConfig,
-)
-from sae_lens.saes.sae import SAEMetadata
-from sae_lens.saes.standard_sae import StandardTrainingSAE, StandardTrainingSAEConfig
-from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
-from sae_lens.training.sae_trainer import SAETrainer
-from safetensors.torch import load_file
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench.activations import chunked_batches, harvest, validate_hooks
 from workbench.checkpoints import CheckpointFolder
@@ -64,17 +46,13 @@ from workbench.saes.cache import ActivationCache
 from workbench.saes.loading import RANDOM_INIT, hook_width
 from workbench.signals import StopSignals
 
+if TYPE_CHECKING:
+    from sae_lens import SAE
+    from transformer_lens import HookedTransformer
+
 Architecture = Literal["topk", "batchtopk", "standard", "gated", "jumprelu", "matryoshka"]
-ARCHITECTURES: dict[str, tuple[type, type]] = {
-    "topk": (TopKTrainingSAEConfig, TopKTrainingSAE),
-    "batchtopk": (BatchTopKTrainingSAEConfig, BatchTopKTrainingSAE),
-    "standard": (StandardTrainingSAEConfig, StandardTrainingSAE),
-    # L1 on a gate path, magnitudes apart (Rajamanoharan et al. 2024; in Karvonen et al.'s set).
-    "gated": (GatedTrainingSAEConfig, GatedTrainingSAE),
-    "jumprelu": (JumpReLUTrainingSAEConfig, JumpReLUTrainingSAE),
-    # BatchTopK with nested reconstruction losses (Bussmann et al. 2025), against absorption.
-    "matryoshka": (MatryoshkaBatchTopKTrainingSAEConfig, MatryoshkaBatchTopKTrainingSAE),
-}
+#: The architectures by name; ``saes.trainer.CLASSES`` has sae-lens's classes of each.
+ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
 
 
 @dataclass
@@ -206,50 +184,12 @@ def matryoshka_widths(cfg: SAETrainConfig, d_in: int) -> list[int]:
     return sorted({d_sae // 2**i for i in range(cfg.matryoshka_levels)})
 
 
-def _sparsity_knobs(cfg: SAETrainConfig, d_in: int) -> dict:
-    """The sae-lens settings of the chosen architecture only (the others' knobs are unused)."""
-    match cfg.architecture:
-        case "topk":
-            return {"k": cfg.k}
-        case "batchtopk":
-            return {"k": float(cfg.k)}
-        case "standard" | "gated":
-            return {"l1_coefficient": cfg.l1_coefficient}
-        case "jumprelu":
-            return {"l0_coefficient": cfg.l0_coefficient}
-        case "matryoshka":
-            return {"k": float(cfg.k), "matryoshka_widths": matryoshka_widths(cfg, d_in)}
-    raise AssertionError(f"no sparsity settings for {cfg.architecture!r}")  # see __post_init__
-
-
 def recorded_model_name(cfg: SAETrainConfig, model: HookedTransformer) -> str:
     """The model name an SAE records: ``cfg.model_name`` with an alias resolved
     (``othello-random-init`` -> ``othello-gpt-cpu-6l-random-init``), else the model's own."""
     name = cfg.model_name or model.cfg.model_name
     base = name.removesuffix(RANDOM_INIT)
     return canonical_name(base) + name[len(base) :]
-
-
-def _training_sae(cfg: SAETrainConfig, d_in: int, model_name: str):
-    config_cls, sae_cls = ARCHITECTURES[cfg.architecture]
-    knobs = _sparsity_knobs(cfg, d_in)
-    metadata = SAEMetadata(
-        model_name=model_name,
-        hook_name=cfg.hook,
-        context_size=cfg.context_size,
-        prepend_bos=cfg.prepend_bos,
-        dataset_path=cfg.dataset,
-    )
-    sae_cfg = config_cls(
-        d_in=d_in,
-        d_sae=cfg.expansion * d_in,
-        metadata=metadata,
-        normalize_activations=cfg.normalize,
-        **knobs,
-        **cfg.extra,
-    )
-    torch.manual_seed(cfg.seed)
-    return sae_cls(sae_cfg)
 
 
 @dataclass
@@ -368,44 +308,6 @@ def _until_stopped(stream: Iterator[Tensor], signals: StopSignals) -> Iterator[T
         yield batch
 
 
-class _Trainer(SAETrainer):
-    """sae-lens's trainer with progress bars that end at their totals.
-
-    sae-lens advances its bar by 100 steps at a time, every 100th step, so a run of 122
-    steps stopped at 409,600 of 499,712 and ``pbar.close()`` drew it red (unfinished) in a
-    notebook although training had finished. Here the bar follows the samples trained on
-    after every step (tqdm redraws at most ten times a second), with sae-lens's losses in
-    its description every ``update_interval`` steps and at the last step.
-
-    sae-lens's scale estimate draws its batches under a bar with ``leave=False`` whose text
-    stays in a saved notebook at "1/20"; here the scale is estimated first, by the same
-    arithmetic (``input_scale``), under a bar that ends at its total, and sae-lens, finding
-    it set, skips its own.
-    """
-
-    def fit(self):
-        scaler = self.activation_scaler
-        if (
-            self.sae.cfg.normalize_activations == "expected_average_only_in"
-            and scaler.scaling_factor is None
-        ):
-            scaler.scaling_factor = input_scale(
-                self.data_provider, self.sae.cfg.d_in, self.cfg.n_batches_for_norm_estimate
-            )
-        return super().fit()
-
-    def _update_pbar(self, step_output, pbar, update_interval: int = 100) -> None:
-        last = self.n_training_samples >= self.cfg.total_training_samples
-        if self.n_training_steps % update_interval == 0 or last:
-            values = {k: v() if callable(v) else v for k, v in step_output.losses.items()}
-            losses = " | ".join(
-                f"{name}: {float(v.item() if isinstance(v, Tensor) else v):.5f}"
-                for name, v in values.items()
-            )
-            pbar.set_description(f"{self.n_training_steps}| {losses}", refresh=False)
-        pbar.update(self.n_training_samples - pbar.n)
-
-
 def input_scale(batches: Iterator[Float[Tensor, "batch d_in"]], d_in: int, n_batches: int) -> float:
     """sqrt(d_in) over the mean norm of the next ``n_batches`` batches' activations: sae-lens's
     ``ActivationScaler.estimate_scaling_factor``, the same arithmetic, under a bar that stays."""
@@ -442,14 +344,16 @@ def train_sae(
     the trainer's thread, one at a time (the default for now). With ``prefetch`` a stop
     signal ends the run up to ``prefetch`` batches after the one it arrived at.
     """
+    from workbench.saes import trainer as sl  # sae-lens (seconds on first use)
+
     d_in = hook_width(model, cfg.hook)
-    sae = _training_sae(cfg, d_in, recorded_model_name(cfg, model))
+    sae = sl.training_sae(cfg, d_in, recorded_model_name(cfg, model))
     # what must match to resume: everything but where it runs (a GPU run may end on a CPU)
     settings = {**asdict(cfg), "extra": {k: v for k, v in cfg.extra.items() if k != "device"}}
     if cfg.n_games is None:  # as before the option existed: older checkpoints still resume
         del settings["n_games"]
     store = None if checkpoints is None else CheckpointFolder(checkpoints, settings)
-    trainer_cfg = _trainer_config(cfg, store, n_checkpoints)
+    trainer_cfg = sl.trainer_config(cfg, store, n_checkpoints)
     total = trainer_cfg.total_training_samples  # whole batches
     make_stream = activations or partial(
         activation_stream, model, cfg.hook, batch_size=cfg.batch_size,
@@ -460,7 +364,7 @@ def train_sae(
         store.claim()  # the folder's lock: held until the run ends
     try:
         if store is not None:
-            found = store.latest(load=_readable_checkpoint)
+            found = store.latest(load=sl.readable_checkpoint)
         done = Progress() if found is None else Progress.from_dict(found[1])
         # The stream resumes after the batches already drawn: the scale estimate's, then
         # a step's each.
@@ -482,11 +386,11 @@ def train_sae(
                 stream = _until_stopped(stream, signals)
             if prefetch > 0:
                 stream = background.enter_context(Prefetched(stream, prefetch))
-            trainer = _Trainer(
+            trainer = sl.SAELensTrainer(
                 trainer_cfg, sae, stream, save_checkpoint_fn=None if store is None else committed
             )
             if found is not None:
-                _restore(trainer, found[0], done)
+                sl.restore(trainer, found[0], done)
                 done = replace(done, resumed_at=(*done.resumed_at, done.samples))
             if store is not None:  # also after the last step, before sae-lens folds in the scale
                 final = [total - 1] if done.samples < total else []
@@ -511,7 +415,7 @@ def train_sae(
         if store is not None:
             store.release()
     seconds = done.seconds + time.perf_counter() - start
-    inference = _to_inference(trained)
+    inference = sl.to_inference(trained)
     meta = trained.cfg.metadata
     return TrainedSAE(
         sae=inference,
@@ -524,46 +428,6 @@ def train_sae(
     )
 
 
-def _trainer_config(
-    cfg: SAETrainConfig, store: CheckpointFolder | None, n_checkpoints: int
-) -> SAETrainerConfig:
-    n_steps = cfg.n_tokens // cfg.batch_size
-    return SAETrainerConfig(
-        total_training_samples=n_steps * cfg.batch_size,
-        train_batch_size_samples=cfg.batch_size,
-        lr=cfg.lr,
-        lr_end=cfg.lr / 10,
-        lr_warm_up_steps=min(100, n_steps // 10),
-        lr_decay_steps=n_steps // 5,
-        lr_scheduler_name="constant",
-        dead_feature_window=max(50, n_steps // 10),
-        feature_sampling_window=max(50, n_steps // 10),
-        n_batches_for_norm_estimate=NORM_BATCHES,
-        n_checkpoints=0 if store is None else n_checkpoints,
-        checkpoint_path=None if store is None else str(store.folder),
-        logger=LoggingConfig(log_to_wandb=False),
-    )
-
-
-def _restore(trainer: SAETrainer, checkpoint: Path, done: Progress) -> None:
-    """Put the trainer and its SAE back as they were at ``checkpoint``."""
-    trainer.load_trainer_state(checkpoint)
-    trainer.sae.load_weights_from_checkpoint(checkpoint)
-    # sae-lens records its step count before the step that reached the checkpoint counts
-    # itself: restore the count of steps done, as an uninterrupted run has it (the
-    # sparsity windows and some architectures' schedules read it).
-    trainer.n_training_steps = done.steps
-
-
-def _readable_checkpoint(checkpoint: Path, state: dict) -> None:
-    """Read a checkpoint's files as ``_restore`` will, raising if one is unreadable (then
-    ``CheckpointFolder.latest`` resumes from the one before)."""
-    Progress.from_dict(state)
-    load_file(checkpoint / SAE_WEIGHTS_FILENAME)
-    torch.load(checkpoint / TRAINER_STATE_FILENAME, map_location="cpu", weights_only=True)
-    json.loads((checkpoint / ACTIVATION_SCALER_CFG_FILENAME).read_text())
-
-
 def _batches_drawn(cfg: SAETrainConfig, total: int) -> int:
     """Batches a whole run draws from its stream: the scale estimate's, then a step's each
     until ``total`` activations are trained on."""
@@ -573,12 +437,3 @@ def _batches_drawn(cfg: SAETrainConfig, total: int) -> int:
 def _scale_estimated(cfg: SAETrainConfig) -> bool:
     """Whether sae-lens draws ``NORM_BATCHES`` batches to estimate the input scale first."""
     return cfg.normalize in ("expected_average_only_in", "covariance_whitening")
-
-
-def _to_inference(training_sae) -> SAE:
-    """The inference form sae-lens saves (e.g. BatchTopK becomes JumpReLU)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        training_sae.save_inference_model(tmp)
-        return SAE.load_from_disk(tmp)

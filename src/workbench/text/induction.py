@@ -16,15 +16,17 @@ heads predicts the second repeat far better than the first, which it cannot pred
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench.attribution.patching import TokenPair
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 def repeated_tokens(

@@ -15,13 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict
 from functools import partial
+from typing import TYPE_CHECKING
 
 import torch
 from jaxtyping import Float, Int
-from sae_lens import SAE
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from workbench.activations import chunked_batches, validate_hooks
 from workbench.saes.evaluate import SAEMetrics
@@ -29,6 +28,10 @@ from workbench.saes.loading import check_compatible
 from workbench.saes.pipeline import SAEInputs
 from workbench.saes.train import SAETrainConfig
 from workbench.text.windows import next_token_loss, text_windows
+
+if TYPE_CHECKING:
+    from sae_lens import SAE
+    from transformer_lens import HookedTransformer
 
 
 @torch.no_grad()

@@ -11,14 +11,17 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import PreTrainedTokenizerFast
 
 from workbench.files import atomic_write
 from workbench.models.lm import TOKENIZER_FILE
 from workbench.models.lm import load_tokenizer as load_tokenizer  # loading is the model's
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 EOT = "<|endoftext|>"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -54,6 +57,8 @@ def save_tokenizer(tok: Tokenizer, folder: Path) -> None:
 
 def wrap(tok: Tokenizer) -> PreTrainedTokenizerFast:
     """A Hugging Face tokenizer around ``tok`` that prepends BOS, as GPT-2's does in TL."""
+    from transformers import PreTrainedTokenizerFast
+
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token=EOT,

@@ -5,14 +5,18 @@ Composes ``text.induction`` (patterns, scores) and ``text.plots`` (heatmaps).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import ipywidgets as widgets
 import plotly.graph_objects as go
 from IPython.display import display
-from transformer_lens import HookedTransformer
 
 from workbench.text.induction import InductionResult, attention_patterns
 from workbench.text.plots import attention_figure, attention_slider_figure
 from workbench.widgets.static import StaticFormWidget
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 class AttentionExplorer(StaticFormWidget):

@@ -8,17 +8,20 @@ it computes nothing of its own.
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
-from transformer_lens import HookedTransformer
 
 from workbench.evaluation import next_move_probabilities
 from workbench.othello.engine import GameRecord, parse_moves, play_games, replay
 from workbench.othello.squares import BLACK, SQUARE_NAMES, square_index
 from workbench.plots import TRACE, board_figure, board_traces, game_figure, restyle_board
 from workbench.widgets.static import StaticFormWidget
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 WRAP = widgets.Layout(flex_flow="row wrap")  # a row that does not fit the column wraps
 

@@ -8,11 +8,12 @@ model, on the edited board, with that board's true legal moves outlined.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from transformer_lens import HookedTransformer
 
 from workbench.activations import resid_sites
 from workbench.othello.engine import parse_moves, replay
@@ -27,6 +28,9 @@ from workbench.probes.interventions import (
 )
 from workbench.probes.probe import ProbeSuite
 from workbench.widgets.static import StaticFormWidget
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 WRAP = widgets.Layout(flex_flow="row wrap")  # a row that does not fit the column wraps
 

@@ -5,15 +5,19 @@ token. Composes ``text.features`` (data) and ``text.plots`` (views).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import ipywidgets as widgets
 import plotly.graph_objects as go
 from IPython.display import display
-from sae_lens import SAE
-from transformer_lens import HookedTransformer
 
 from workbench.text.features import TextFeatureSet, interpretable_features, summarize
 from workbench.text.plots import contexts_html, text_feature_figure, text_features_slider_figure
 from workbench.widgets.picker import FeaturePicker
+
+if TYPE_CHECKING:
+    from sae_lens import SAE
+    from transformer_lens import HookedTransformer
 
 
 class TextFeatureExplorer(FeaturePicker):
