@@ -12,8 +12,9 @@ from workbench import othello
 
 
 def __getattr__(name: str):
-    # Imported on first use: the models need TransformerLens (which imports transformers,
-    # datasets and pandas: seconds), the SAEs sae-lens; ``import workbench`` needs neither.
+    # Imported on first use. TransformerLens (which imports transformers, datasets and
+    # pandas: seconds) and sae-lens wait for the first model or SAE loaded, under a bar
+    # (workbench.progress): no module a notebook's import cell reaches imports them.
     if name in ("list_models", "load_model", "model_card"):
         from workbench import models
 

@@ -113,3 +113,34 @@ def test_status_says_what_is_installed_and_loadable_now(monkeypatch, tmp_path):
     (snapshot / "model.safetensors").write_bytes(b"")
     assert names["gpt2-small"].status == "cached"
     assert names["othello-gpt"].status == "needs-download"  # another repository
+
+
+def test_progress_bar_ends_at_its_total(monkeypatch):
+    # issue 37: the session's first load imports TransformerLens (seconds), under a bar
+    # that names its steps and ends at its total (green in a notebook); later loads take
+    # well under a second and show none.
+    from tqdm import tqdm
+
+    import workbench.models.registry as registry
+    import workbench.progress as progress
+
+    bars = []
+
+    class Recording(tqdm):
+        def close(self):
+            if not getattr(self, "_recorded", False):  # once per bar (see tests/saes)
+                self._recorded = True
+                bars.append(
+                    (self.n, self.total, self.leave, self.disable, getattr(self, "postfix", ""))
+                )
+            super().close()
+
+    monkeypatch.setattr(progress, "tqdm", Recording)
+    load_model("othello")  # TransformerLens is imported in the test session: no bar
+    assert [bar[3] for bar in bars] == [True]
+    bars.clear()
+    monkeypatch.setattr(registry, "imported", lambda module: False)  # a fresh session
+    load_model("othello")
+    assert [bar[:4] for bar in bars] == [(3, 3, True, False)]
+    assert bars[0][4].startswith("import TransformerLens ")  # each step with its time
+    assert "read the weights " in bars[0][4] and "build the model " in bars[0][4]

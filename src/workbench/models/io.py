@@ -10,6 +10,7 @@ importable from here).
 from __future__ import annotations
 
 import pickle
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from workbench.files import shown_path as shown_path  # importable here, as befo
 from workbench.manifest import verify
 from workbench.models.config import OthelloGPTConfig
 from workbench.models.lm import LMConfig, load_tokenizer
+from workbench.progress import Steps
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -180,17 +182,29 @@ def model_from_state_dict(
     return model.eval()
 
 
-def load_model_folder(folder: Path) -> HookedTransformer:
+#: The steps of ``load_model_folder``, as its bar names them.
+LOAD_STEPS = ("import TransformerLens", "read the weights", "build the model")
+
+
+def load_model_folder(folder: Path, *, progress: bool = False) -> HookedTransformer:
     """Load a model saved with ``save_model``: a ``HookedTransformer`` in eval mode on CPU.
 
     A language model's folder also holds its ``tokenizer.json``, attached to the model.
+    ``progress``: a bar over ``LOAD_STEPS`` (``load_model`` shows it where the load takes
+    seconds: when it is the session's first, which imports TransformerLens).
     """
     folder = Path(folder)
-    config = read_config(folder)
-    state = load_folder_weights(folder)
-    model = model_from_state_dict(config, state, source=str(folder))
-    if isinstance(config, LMConfig):
-        model.set_tokenizer(load_tokenizer(folder))
+    with Steps(f"load {folder.name}", LOAD_STEPS, progress=progress) as step:
+        step("import TransformerLens")
+        import_module("transformer_lens")  # seconds, once a session (model_from_state_dict)
+        step("read the weights")
+        config = read_config(folder)
+        state = load_folder_weights(folder)
+        tokenizer = load_tokenizer(folder) if isinstance(config, LMConfig) else None
+        step("build the model")
+        model = model_from_state_dict(config, state, source=str(folder))
+        if tokenizer is not None:
+            model.set_tokenizer(tokenizer)
     return model
 
 

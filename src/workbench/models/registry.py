@@ -9,7 +9,9 @@ from the local Hub cache, or from a weights file you give. Its ``.pth`` file is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -23,6 +25,7 @@ from workbench.models.io import (
     model_from_state_dict,
     read_json,
 )
+from workbench.progress import Steps, imported
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
 PUBLISHED_REPO = "Baidicoot/Othello-GPT-Transformer-Lens"  # TransformerLens's source
 HUB_REPOS = {"othello-gpt": PUBLISHED_REPO, "gpt2-small": "gpt2"}  # published entries' repos
 WEIGHT_SUFFIXES = (".pth", ".safetensors", ".bin")
+#: The steps of a published model's load, as its bar names them (a shipped one: LOAD_STEPS).
+PUBLISHED_STEPS = ("import TransformerLens", "read the weights and convert them")
 
 
 def _hub_cached(repo: str) -> bool:
@@ -197,6 +202,7 @@ def load_model(
     path: str | Path | None = None,
     cache_dir: str | Path | None = None,
     data_dir: str | Path | None = None,
+    progress: bool = True,
 ) -> HookedTransformer:  # minilm: a HookedEncoder
     """Load a model by name as a ``HookedTransformer`` in eval mode on the CPU.
 
@@ -208,31 +214,38 @@ def load_model(
 
     A model loaded by name alone records it in ``model.cfg.model_name`` (the entry's own
     name), which SAEs are checked against (``workbench.saes.loading.check_compatible``).
+
+    ``progress``: a bar over the load's steps where it takes seconds: a published model,
+    and the session's first load of any, which imports TransformerLens (about 4 s of CPU;
+    a shipped model loads in under a second after that, with no bar).
     """
     entry = _entry(name)
+    progress = progress and (entry.kind == "published" or not imported("transformer_lens"))
     if path is not None:
-        return _load_path(entry, Path(path), cache_dir)
-    model = _load_entry(entry, name, cache_dir, data_dir)
+        return _load_path(entry, Path(path), cache_dir, progress)
+    model = _load_entry(entry, name, cache_dir, data_dir, progress)
     model.cfg.model_name = entry.name
     return model
 
 
-def _load_path(entry: ModelEntry, path: Path, cache_dir: str | Path | None) -> HookedTransformer:
+def _load_path(
+    entry: ModelEntry, path: Path, cache_dir: str | Path | None, progress: bool
+) -> HookedTransformer:
     """``load_model(name, path=path)``: the model in ``path``, never the registry's own."""
     if not path.exists():
         raise ModelFileError(f"path={str(path)!r} does not exist.")
     if entry.name == "minilm":
         from workbench.models.minilm import load_minilm
 
-        return load_minilm(path)
+        return _published(entry, lambda: load_minilm(path), progress)
     if entry.name == "gpt2-small":
         from workbench.models.gpt2 import load_gpt2
 
-        return load_gpt2(path=path, cache_dir=cache_dir)
+        return _published(entry, lambda: load_gpt2(path=path, cache_dir=cache_dir), progress)
     if path.is_dir():
-        return load_model_folder(path)
+        return load_model_folder(path, progress=progress)
     if entry.name == "othello-gpt":
-        return _published_from_file(path)
+        return _published(entry, lambda: _published_from_file(path), progress)
     hint = (
         f" It sits in a model folder: pass path={str(path.parent)!r}."
         if (path.parent / "config.json").exists()
@@ -246,7 +259,11 @@ def _load_path(entry: ModelEntry, path: Path, cache_dir: str | Path | None) -> H
 
 
 def _load_entry(
-    entry: ModelEntry, name: str, cache_dir: str | Path | None, data_dir: str | Path | None
+    entry: ModelEntry,
+    name: str,
+    cache_dir: str | Path | None,
+    data_dir: str | Path | None,
+    progress: bool,
 ) -> HookedTransformer:
     """The registry's own model of ``entry``."""
     if entry.kind == "shipped":
@@ -256,16 +273,28 @@ def _load_entry(
                 f"Model {name!r} should be shipped in {folder}, but it is not there: "
                 "is this a full clone of the repository (or a copy of its data/ folder)?"
             )
-        return load_model_folder(folder)
+        return load_model_folder(folder, progress=progress)
     if entry.name == "minilm":
         from workbench.models.minilm import load_minilm
 
-        return load_minilm()
+        return _published(entry, load_minilm, progress)
     if entry.name == "gpt2-small":
         from workbench.models.gpt2 import load_gpt2
 
-        return load_gpt2(cache_dir=cache_dir)
-    return _published_from_hub(cache_dir)
+        return _published(entry, lambda: load_gpt2(cache_dir=cache_dir), progress)
+    return _published(entry, lambda: _published_from_hub(cache_dir), progress)
+
+
+def _published(
+    entry: ModelEntry, load: Callable[[], HookedTransformer], progress: bool
+) -> HookedTransformer:
+    """``load()`` of a published model, under a bar of two steps: TransformerLens's import,
+    then the loader's own (a Hub or cache read and TransformerLens's conversion)."""
+    with Steps(f"load {entry.name}", PUBLISHED_STEPS, progress=progress) as step:
+        step("import TransformerLens")
+        import_module("transformer_lens")
+        step(PUBLISHED_STEPS[1])
+        return load()
 
 
 class UnknownModelError(ValueError):

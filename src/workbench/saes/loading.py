@@ -20,6 +20,7 @@ from __future__ import annotations
 import warnings
 import weakref
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,12 +35,15 @@ from workbench.models.hub import cache_unless_reachable, offline_message
 from workbench.models.io import read_json, write_json
 from workbench.models.registry import canonical_name
 from workbench.outputs import output_dir
+from workbench.progress import Steps, imported
 
 if TYPE_CHECKING:
     from sae_lens import SAE
     from transformer_lens import HookedTransformer
 
 RANDOM_INIT = "-random-init"
+#: The steps of ``load_sae``, as its bar names them.
+SAE_STEPS = ("import sae-lens", "read the SAE")
 
 
 class SAENotFoundError(LookupError):
@@ -246,6 +250,7 @@ def load_sae(
     random_init: bool = False,
     device: str = "cpu",
     data_dir: str | Path | None = None,
+    progress: bool = True,
 ) -> SAE:
     """A shipped SAE by (model, hook, architecture), or a published one by (release, id).
 
@@ -253,8 +258,12 @@ def load_sae(
     (``data_dir``: another data folder; default ``workbench.paths.data_dir()``);
     ``load_sae("gpt2-small-res-jb", "blocks.8.hook_resid_pre")`` goes through
     ``SAE.from_pretrained`` (the Hub or its local cache).
+
+    ``progress``: a bar over ``SAE_STEPS`` where the load takes seconds: a published SAE,
+    and a shipped one loaded before any model, which imports TransformerLens with sae-lens.
     """
     shipped = list_saes(model_or_release, data_dir=data_dir)
+    folder = None
     if shipped:
         folder = sae_dir(
             model_or_release,
@@ -273,8 +282,14 @@ def load_sae(
                 f"architecture {architecture!r}{' (random init)' if random_init else ''}. "
                 f"Shipped for this model: {', '.join(have)}."
             )
-        return load_sae_folder(folder, device=device)
-    return _load_published(model_or_release, hook_or_id, device)
+    show = progress and (folder is None or not imported("transformer_lens"))
+    with Steps(f"load SAE {hook_or_id}", SAE_STEPS, progress=show) as step:
+        step("import sae-lens")
+        import_module("sae_lens")  # with TransformerLens; registers the SAE classes it reads
+        step("read the SAE")
+        if folder is not None:
+            return load_sae_folder(folder, device=device)
+        return _load_published(model_or_release, hook_or_id, device)
 
 
 def load_saes_by_layer(
