@@ -44,12 +44,11 @@ from workbench.saes.loading import hook_width
 from workbench.saes.train import (
     NORM_BATCHES,
     SAETrainConfig,
-    _trainer_config,
-    _training_sae,
     activation_stream,
     recorded_model_name,
     train_sae,
 )
+from workbench.saes.trainer import trainer_config, training_sae
 
 MATMUL_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::_addmm_activation"}
 
@@ -257,9 +256,9 @@ def main() -> None:
     phases = Phases()
 
     def saelens_from_memory():
-        sae = _training_sae(cfg, d_in, recorded_model_name(cfg, model))
+        sae = training_sae(cfg, d_in, recorded_model_name(cfg, model))
         trainer = SAETrainer(
-            _trainer_config(cfg, None, 0), sae, phases.iterator(in_memory, "batches_from_memory")
+            trainer_config(cfg, None, 0), sae, phases.iterator(in_memory, "batches_from_memory")
         )
         with saelens_phases(phases):
             trainer.fit()

@@ -42,12 +42,11 @@ from workbench.saes.loading import hook_width
 from workbench.saes.train import (
     NORM_BATCHES,
     SAETrainConfig,
-    _trainer_config,
-    _training_sae,
     activation_stream,
     recorded_model_name,
     train_sae,
 )
+from workbench.saes.trainer import trainer_config, training_sae
 
 
 def main() -> None:
@@ -93,8 +92,8 @@ def main() -> None:
                 pass
 
         def saelens_from_memory(cfg=cfg):
-            sae = _training_sae(cfg, hook_width(model, cfg.hook), recorded_model_name(cfg, model))
-            SAETrainer(_trainer_config(cfg, None, 0), sae, iter(in_memory)).fit()
+            sae = training_sae(cfg, hook_width(model, cfg.hook), recorded_model_name(cfg, model))
+            SAETrainer(trainer_config(cfg, None, 0), sae, iter(in_memory)).fit()
 
         def workbench(cfg=cfg):
             return train_sae(model, cfg).sae.cfg.d_sae
