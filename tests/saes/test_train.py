@@ -113,7 +113,7 @@ def test_progress_bar_ends_at_its_total(monkeypatch):
     import sae_lens.training.sae_trainer as sae_trainer
     from tqdm import tqdm
 
-    import workbench.saes.train as train
+    import workbench.saes.config as config
 
     bars = []
 
@@ -130,7 +130,7 @@ def test_progress_bar_ends_at_its_total(monkeypatch):
     # sae-lens's scale estimate (leave=False) stayed in a saved notebook at "1/20": the
     # workbench's own bar replaces it and ends at its total.
     monkeypatch.setattr(activation_scaler, "tqdm", Recording)
-    monkeypatch.setattr(train, "tqdm", Recording)
+    monkeypatch.setattr(config, "tqdm", Recording)  # the input-scale bar (config.input_scale)
 
     def random_batches(start=0, end=None):
         gen = torch.Generator().manual_seed(start)

@@ -16,7 +16,8 @@
    it had reached, and ends with the SAE an uninterrupted run would have.
 
 Steps 2 and 3 are ``workbench.saes.trainer``'s, imported when training starts: importing
-this module (its config, the stream) imports neither sae-lens nor TransformerLens.
+this module (its config, the stream) imports neither sae-lens nor TransformerLens. The
+config and what both halves share live in ``workbench.saes.config``; import them from here.
 """
 
 from __future__ import annotations
@@ -26,16 +27,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, nullcontext
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from jaxtyping import Float
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from workbench.activations import chunked_batches, harvest, validate_hooks
 from workbench.checkpoints import CheckpointFolder
@@ -43,6 +43,15 @@ from workbench.models.registry import canonical_name
 from workbench.othello.engine import play_games
 from workbench.othello.tokens import N_CTX
 from workbench.saes.cache import ActivationCache
+from workbench.saes.config import (  # noqa: F401 (the run's config, imported from here)
+    ARCHITECTURES,
+    NORM_BATCHES,
+    Architecture,
+    Progress,
+    SAETrainConfig,
+    input_scale,
+    matryoshka_widths,
+)
 from workbench.saes.loading import RANDOM_INIT, hook_width
 from workbench.signals import StopSignals
 
@@ -50,47 +59,6 @@ if TYPE_CHECKING:
     from sae_lens import SAE
     from transformer_lens import HookedTransformer
 
-Architecture = Literal["topk", "batchtopk", "standard", "gated", "jumprelu", "matryoshka"]
-#: The architectures by name; ``saes.trainer.CLASSES`` has sae-lens's classes of each.
-ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
-
-
-@dataclass
-class SAETrainConfig:
-    """What to train and for how long. Sparsity knobs apply to their architectures only."""
-
-    hook: str  # e.g. "blocks.2.hook_resid_post" or "blocks.2.hook_mlp_out"
-    architecture: Architecture = "topk"
-    expansion: int = 8  # d_sae = expansion * d_in
-    k: int = 32  # topk / batchtopk / matryoshka: active features per position (batch average
-    # for the batch variants)
-    matryoshka_levels: int = 4  # matryoshka: nested prefixes of d_sae / 2**i features, i < levels
-    l1_coefficient: float = 5.0  # standard / gated: weight of the L1 penalty
-    l0_coefficient: float = 2.0  # jumprelu: weight of the L0 penalty
-    lr: float = 4e-4  # Adam
-    n_tokens: int = 3_000_000  # activations seen in training (one per game position)
-    batch_size: int = 4096  # activations per step
-    buffer_games: int = 2048  # games mixed before shuffling (about 120k activations)
-    n_games: int | None = None  # None: fresh games for every buffer; n: the activations of
-    # n games only (a multiple of buffer_games), harvested once and reshuffled on every pass
-    seed: int = 0
-    normalize: str = "expected_average_only_in"  # sae-lens scales inputs; folded in at the end
-    model_name: str | None = None  # recorded in the SAE's metadata (an alias is resolved);
-    # None: the registry name load_model recorded on the model (check_compatible reads it)
-    context_size: int = N_CTX  # positions per sequence the activations come from (metadata)
-    prepend_bos: bool = False  # whether those sequences start with BOS (metadata)
-    dataset: str = "workbench synthetic random-legal-move games"  # metadata
-    extra: dict = field(default_factory=dict)  # other sae-lens config fields, passed through
-
-    def __post_init__(self):
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"Unknown architecture {self.architecture!r}; choose from {sorted(ARCHITECTURES)}."
-            )
-
-
-#: Batches sae-lens's trainer draws before its first step to estimate the input scale.
-NORM_BATCHES = 20
 
 #: Makes the stream of training batches from batch ``start`` (a resume's position) to
 #: ``end`` (the run's length: it may stop there and harvest no more than that needs).
@@ -173,17 +141,6 @@ def activation_stream(
     )
 
 
-def matryoshka_widths(cfg: SAETrainConfig, d_in: int) -> list[int]:
-    """Nested dictionary sizes, smallest first, ending at the full d_sae."""
-    d_sae = cfg.expansion * d_in
-    if not 1 <= cfg.matryoshka_levels <= d_sae.bit_length():
-        raise ValueError(
-            f"matryoshka_levels={cfg.matryoshka_levels} does not fit d_sae={d_sae}: "
-            f"use 1..{d_sae.bit_length()} levels."
-        )
-    return sorted({d_sae // 2**i for i in range(cfg.matryoshka_levels)})
-
-
 def recorded_model_name(cfg: SAETrainConfig, model: HookedTransformer) -> str:
     """The model name an SAE records: ``cfg.model_name`` with an alias resolved
     (``othello-random-init`` -> ``othello-gpt-cpu-6l-random-init``), else the model's own."""
@@ -213,20 +170,6 @@ class TrainedSAE:
             "dead_features": self.dead_features,
             **({"resumed_at": list(self.resumed_at)} if self.resumed_at else {}),
         }
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far a checkpointed run had got: the state stored with each checkpoint."""
-
-    samples: int = 0  # activations trained on
-    steps: int = 0  # optimiser steps taken
-    seconds: float = 0.0  # training time, summed over every resume
-    resumed_at: tuple[int, ...] = ()  # ``samples`` at each earlier resume
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Progress:
-        return cls(**{**data, "resumed_at": tuple(data.get("resumed_at", ()))})
 
 
 class TrainingStopped(RuntimeError):
@@ -306,18 +249,6 @@ def _until_stopped(stream: Iterator[Tensor], signals: StopSignals) -> Iterator[T
         if signals.requested:
             raise _StopRequested
         yield batch
-
-
-def input_scale(batches: Iterator[Float[Tensor, "batch d_in"]], d_in: int, n_batches: int) -> float:
-    """sqrt(d_in) over the mean norm of the next ``n_batches`` batches' activations: sae-lens's
-    ``ActivationScaler.estimate_scaling_factor``, the same arithmetic, under a bar that stays."""
-    total_norm, total_count = 0.0, 0
-    with torch.no_grad():
-        for _ in tqdm(range(n_batches), desc="Estimating the input scale"):
-            norms = next(batches).norm(dim=-1)
-            total_norm += norms.float().sum().item()  # float32 sums, as sae-lens
-            total_count += norms.numel()
-    return d_in**0.5 / (total_norm / total_count)
 
 
 def train_sae(

@@ -34,7 +34,7 @@ from safetensors.torch import load_file
 from torch import Tensor
 
 from workbench.checkpoints import CheckpointFolder
-from workbench.saes.train import (
+from workbench.saes.config import (
     NORM_BATCHES,
     Progress,
     SAETrainConfig,
@@ -42,7 +42,7 @@ from workbench.saes.train import (
     matryoshka_widths,
 )
 
-#: Each architecture's sae-lens training config and training SAE (``train.ARCHITECTURES``).
+#: Each architecture's sae-lens training config and training SAE (``config.ARCHITECTURES``).
 CLASSES: dict[str, tuple[type, type]] = {
     "topk": (TopKTrainingSAEConfig, TopKTrainingSAE),
     "batchtopk": (BatchTopKTrainingSAEConfig, BatchTopKTrainingSAE),
