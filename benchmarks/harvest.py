@@ -8,9 +8,13 @@ median kept):
 - ``tl_filtered_cache``: TL's ``run_with_cache(names_filter=sites, stop_at_layer=...)`` per
   batch, the batches concatenated (the same tensors ``harvest`` returns: the baseline);
 - ``harvest_all_resid`` / ``harvest_one_mid_site``: ``workbench.activations.harvest``;
+- ``harvest_all_resid_default_batching``: the same with ``harvest``'s default batching
+  (games per pass sized so one pass's working memory is within a quarter of the result),
+  against baselines run at ``--batch-size``;
 - ``tl_unfiltered_cache``: ``run_with_cache`` with no filter (every hook, every block).
 Ratios are given to ``forward`` and to ``tl_filtered_cache``. Then the peak resident memory
-of one ``harvest`` of every residual site over the bytes of its result, in a fresh process
+of one ``harvest`` of every residual site over the bytes of its result, at ``--batch-size``
+and with the default batching, each in a fresh process
 (``--memory-only``: measured in the timing process, the allocator reuses the memory the
 rounds freed and the peak reads low; Linux: the peak is reset through
 ``/proc/self/clear_refs`` after a small warm-up harvest). Targets (issue 40): all residual
@@ -40,7 +44,7 @@ def _status_bytes(field: str) -> int:
     return int(line.split()[1]) * 1024
 
 
-def peak_over_result(model, games, sites, batch_size: int) -> dict:
+def peak_over_result(model, games, sites, batch_size: int | None) -> dict:
     """Peak resident memory during one harvest, over the result's bytes (Linux only)."""
     harvest(model, games[:8], sites, batch_size=batch_size, progress=False)  # warm-up
     try:
@@ -58,10 +62,11 @@ def peak_over_result(model, games, sites, batch_size: int) -> dict:
     }
 
 
-def fresh_process_memory(args: argparse.Namespace) -> dict:
-    """``peak_over_result`` in a new interpreter: nothing freed before it to reuse."""
+def fresh_process_memory(args: argparse.Namespace, batch_size: int) -> dict:
+    """``peak_over_result`` in a new interpreter: nothing freed before it to reuse (a batch
+    size of 0: ``harvest``'s default batching)."""
     command = [sys.executable, __file__, "--memory-only", "--model", args.model]
-    command += ["--games", str(args.games), "--batch-size", str(args.batch_size)]
+    command += ["--games", str(args.games), "--batch-size", str(batch_size)]
     command += ["--threads", str(args.threads)]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -82,7 +87,8 @@ def main() -> None:
     if args.memory_only:
         model = load_model(args.model)
         games = play_games(n_games=args.games, rng=0)
-        print(json.dumps(peak_over_result(model, games, resid_sites(model), args.batch_size)))
+        batch_size = args.batch_size or None  # 0: the default batching
+        print(json.dumps(peak_over_result(model, games, resid_sites(model), batch_size)))
         return
     load_before = load_average()
     model = load_model(args.model)
@@ -110,14 +116,15 @@ def main() -> None:
         for batch in tokens.split(args.batch_size):
             model.run_with_cache(batch)
 
-    def harvest_sites(sites):
-        return lambda: harvest(model, games, sites, batch_size=args.batch_size, progress=False).acts
+    def harvest_sites(sites, batch_size=args.batch_size):
+        return lambda: harvest(model, games, sites, batch_size=batch_size, progress=False).acts
 
     methods = {
         "forward": forward,
         "tl_filtered_cache": tl_filtered_cache,
         "harvest_all_resid": harvest_sites(all_resid),
         "harvest_one_mid_site": harvest_sites(mid),
+        "harvest_all_resid_default_batching": harvest_sites(all_resid, None),
         "tl_unfiltered_cache": tl_unfiltered_cache,
     }
     forward()  # warm-up
@@ -128,7 +135,8 @@ def main() -> None:
         )
         for s in all_resid
     )
-    memory = fresh_process_memory(args)
+    memory = fresh_process_memory(args, args.batch_size)
+    memory_default = fresh_process_memory(args, 0)
     record = {
         "parameters": vars(args),
         "threads": torch.get_num_threads(),
@@ -139,6 +147,7 @@ def main() -> None:
         },
         "harvest_equals_tl_filtered_cache": same,
         "memory_all_resid": memory,
+        "memory_all_resid_default_batching": memory_default,
         "bytes_per_game_all_resid_fp32": sum(
             a.numel() * a.element_size() for a in timed["harvest_all_resid"]["result"].values()
         )

@@ -4,12 +4,17 @@ import pytest
 import torch
 
 from workbench.activations import (
+    FORWARD_MEMORY_SHARE,
+    MAX_GAMES,
+    MIN_GAMES,
     HookNameError,
     Labels,
+    forward_bytes_per_game,
     harvest,
     harvest_to_disk,
     hook_layer,
     load_shards,
+    memory_bounded_games,
     resid_sites,
     validate_hooks,
 )
@@ -197,3 +202,23 @@ def test_harvest_peak_memory_is_near_the_result():
     # issue-40 target (<= 1.3x) is a benchmark, measured by benchmarks/harvest.py, not a test.
     assert _peak_over_result(lean=True) <= 1.75
     assert _peak_over_result(lean=False) >= 2.1
+
+
+def test_default_batching_keeps_a_pass_within_a_quarter_of_the_result():
+    model = tiny_model()
+    per_game = forward_bytes_per_game(model)
+    result = 1000 * per_game  # a result 1,000 passes' worth of one game
+    games = memory_bounded_games(model, result)
+    assert games * per_game <= FORWARD_MEMORY_SHARE * result < (games + 1) * per_game
+    assert memory_bounded_games(model, 10**15) == MAX_GAMES
+    assert memory_bounded_games(model, 1) == MIN_GAMES
+
+
+def test_default_batching_gives_the_fixed_batch_result():
+    model = tiny_model()
+    games = play_games(n_games=45, rng=5)
+    sites = resid_sites(model) + ["blocks.0.attn.hook_pattern"]
+    fixed = harvest(model, games, sites, batch_size=45, progress=False)
+    default = harvest(model, games, sites, progress=False)  # a first pass of 8, then the rest
+    for site in sites:
+        assert torch.equal(default.acts[site], fixed.acts[site]), site

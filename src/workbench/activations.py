@@ -212,13 +212,40 @@ def harvest_batches(
         store.clear()
 
 
+#: ``harvest``'s default batching: one forward pass's working memory at most this share of
+#: the result (issue 40: peak memory <= 1.3x the result).
+FORWARD_MEMORY_SHARE = 0.25
+#: Games in that default's first forward pass (which measures the result's width) and the
+#: fewest per pass after it; the most per pass is the fixed batch it replaced.
+MIN_GAMES, MAX_GAMES = 8, 256
+
+
+def forward_bytes_per_game(model: HookedTransformer) -> int:
+    """Working memory of one game's forward pass, an upper estimate: per position, the MLP's
+    hidden layer before and after its nonlinearity, a few residual-width tensors, and the
+    attention scores and pattern, in float32, times 1.5. Measured on ``othello`` (six
+    layers, d_model 256; peak of one harvest in a fresh process, less the result): 1.2 MB a
+    game at 32 and 128 games a pass, 1.6 MB at 256; this gives 1.6 MB."""
+    c = model.cfg
+    per_position = 2 * c.d_mlp + 6 * c.d_model + 2 * c.n_heads * c.n_ctx
+    return int(1.5 * 4 * per_position * c.n_ctx)
+
+
+def memory_bounded_games(model: HookedTransformer, result_bytes: int) -> int:
+    """Games per forward pass so that one pass's working memory stays within
+    ``FORWARD_MEMORY_SHARE`` of a ``result_bytes`` result, clamped to
+    ``MIN_GAMES``..``MAX_GAMES``."""
+    games = int(FORWARD_MEMORY_SHARE * result_bytes) // forward_bytes_per_game(model)
+    return max(MIN_GAMES, min(MAX_GAMES, games))
+
+
 @torch.inference_mode()
 def harvest(
     model: HookedTransformer,
     games: GameRecord,
     hooks: list[str] | str,
     *,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     dtype: torch.dtype = torch.float32,
     progress: bool = True,
 ) -> Activations:
@@ -226,7 +253,10 @@ def harvest(
 
     Each site's output is allocated once, at its full size, when the first batch reaches
     it; the hooks copy every batch straight into its rows, so the peak memory is the
-    result plus one batch's forward pass (no per-batch copies, no concatenation).
+    result plus one batch's forward pass (no per-batch copies, no concatenation). With no
+    ``batch_size``, the first pass runs ``MIN_GAMES`` games, which sizes the result, and
+    the rest run ``memory_bounded_games`` games a pass: one pass's working memory within a
+    quarter of the result.
     """
     require_othello_model(model)
     names = _requested_hooks(model, hooks)
@@ -242,15 +272,19 @@ def harvest(
             out[hook.name] = torch.empty(shape, dtype=dtype, device="cpu")
         out[hook.name][rows].copy_(activation)
 
-    with model.hooks(fwd_hooks=[(name, write) for name in names]):  # removed on any error
-        for start in tqdm(
-            range(0, len(tokens), batch_size), desc="harvest", unit="batch", disable=not progress
-        ):
-            rows = slice(start, start + batch_size)
+    size = batch_size or MIN_GAMES
+    bar = tqdm(total=len(tokens), desc="harvest", unit="game", disable=not progress)
+    with bar, model.hooks(fwd_hooks=[(name, write) for name in names]):  # removed on any error
+        while rows.stop < len(tokens):
+            rows = slice(rows.stop, rows.stop + size)
             if stop_at is None:
                 model(tokens[rows], return_type=None)
             else:
                 model(tokens[rows], stop_at_layer=stop_at)
+            bar.update(len(tokens[rows]))
+            if batch_size is None and rows.start == 0:
+                result = sum(t.numel() * t.element_size() for t in out.values())
+                size = memory_bounded_games(model, result)
     return Activations({name: out[name] for name in names if name in out}, games=games)
 
 
