@@ -180,6 +180,24 @@ def _batches(tokens: Tensor, batch_size: int, desc: str, progress: bool) -> Iter
         yield tokens[start : start + batch_size]
 
 
+def _prepared(
+    model: HookedTransformer, games: GameRecord, hooks: list[str] | str
+) -> tuple[list[str], Int[Tensor, "game pos"], Callable[[Tensor], None]]:
+    """The checked hook names, the games' tokens, and a forward pass that runs only the
+    blocks those hooks need."""
+    require_othello_model(model)
+    names = _requested_hooks(model, hooks)
+    needed = max(blocks_needed(model, n) for n in names)
+
+    def forward(tokens: Tensor) -> None:
+        if needed > model.cfg.n_layers:  # a hook after the last block: run it all
+            model(tokens, return_type=None)
+        else:  # skip the later blocks
+            model(tokens, stop_at_layer=needed)
+
+    return names, torch.from_numpy(model_inputs(games)).to(model.cfg.device), forward
+
+
 @torch.inference_mode()
 def harvest_batches(
     model: HookedTransformer,
@@ -191,11 +209,7 @@ def harvest_batches(
     progress: bool = True,
 ) -> Iterator[dict[str, Float[Tensor, "batch pos d"]]]:
     """Yield the requested sites' activations, one batch of games at a time."""
-    require_othello_model(model)
-    names = _requested_hooks(model, hooks)
-    needed = max(blocks_needed(model, n) for n in names)
-    stop_at = needed if needed <= model.cfg.n_layers else None  # skip later blocks
-    tokens = torch.from_numpy(model_inputs(games)).to(model.cfg.device)
+    names, tokens, forward = _prepared(model, games, hooks)
     store: dict[str, Tensor] = {}
 
     def save(activation: Tensor, hook) -> None:
@@ -204,10 +218,7 @@ def harvest_batches(
     fwd_hooks = [(name, save) for name in names]
     for batch in _batches(tokens, batch_size, "harvest", progress):
         with model.hooks(fwd_hooks=fwd_hooks):  # removed even if the forward pass fails
-            if stop_at is None:
-                model(batch, return_type=None)
-            else:
-                model(batch, stop_at_layer=stop_at)
+            forward(batch)
         yield dict(store)
         store.clear()
 
@@ -258,11 +269,7 @@ def harvest(
     the rest run ``memory_bounded_games`` games a pass: one pass's working memory within a
     quarter of the result.
     """
-    require_othello_model(model)
-    names = _requested_hooks(model, hooks)
-    needed = max(blocks_needed(model, n) for n in names)
-    stop_at = needed if needed <= model.cfg.n_layers else None  # skip later blocks
-    tokens = torch.from_numpy(model_inputs(games)).to(model.cfg.device)
+    names, tokens, forward = _prepared(model, games, hooks)
     out: dict[str, Tensor] = {}
     rows = slice(0, 0)
 
@@ -277,10 +284,7 @@ def harvest(
     with bar, model.hooks(fwd_hooks=[(name, write) for name in names]):  # removed on any error
         while rows.stop < len(tokens):
             rows = slice(rows.stop, rows.stop + size)
-            if stop_at is None:
-                model(tokens[rows], return_type=None)
-            else:
-                model(tokens[rows], stop_at_layer=stop_at)
+            forward(tokens[rows])
             bar.update(len(tokens[rows]))
             if batch_size is None and rows.start == 0:
                 result = sum(t.numel() * t.element_size() for t in out.values())
