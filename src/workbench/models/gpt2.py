@@ -13,11 +13,13 @@ from __future__ import annotations
 import tempfile
 from contextlib import nullcontext
 from pathlib import Path
-
-from transformer_lens import HookedTransformer
+from typing import TYPE_CHECKING
 
 from workbench.models.hub import hub_reachable, hub_timeouts, offline_message
 from workbench.models.io import ModelFileError
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 HUB_NAME = "gpt2"  # the Hub repository of GPT-2 small (openai-community/gpt2)
 
@@ -68,6 +70,7 @@ def load_gpt2(
 
 def _from_pretrained(local_only: bool, kwargs: dict) -> HookedTransformer:
     """GPT-2 small through transformers and TransformerLens (see the module doc)."""
+    from transformer_lens import HookedTransformer
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     # add_bos_token=True: the form TransformerLens would otherwise re-fetch itself (without
