@@ -79,6 +79,16 @@ def comma_separated(item: Callable[[str], object]) -> Callable[[str], tuple]:
     return parse
 
 
+def add_layers(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--layers``: which layers, comma-separated; ``default`` says what leaving it out means."""
+    parser.add_argument(
+        "--layers",
+        type=comma_separated(non_negative_int),
+        default=None,
+        help=f"comma-separated layers (default: {default})",
+    )
+
+
 def config_field_type(name: str, kind: type) -> Callable[[str], object]:
     """The check for a training config's numeric field, by its name: seeds, warm-up steps,
     worker counts and weight decay may be 0; fractions and ratios lie in [0, 1];

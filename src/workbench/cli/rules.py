@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from workbench.cli.flags import comma_separated, non_negative_int, positive_int, recorded_command
+from workbench.cli.flags import add_layers, non_negative_int, positive_int, recorded_command
 
 
 def _rules(args: argparse.Namespace) -> None:
@@ -80,12 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rules", help="fit a depth-4 decision-tree rule per MLP neuron (data/rules/MODEL)"
     )
     p.add_argument("model", nargs="?", default="othello")
-    p.add_argument(
-        "--layers",
-        type=comma_separated(non_negative_int),
-        default=None,
-        help="comma-separated layers (default: all)",
-    )
+    add_layers(p, "all")
     p.add_argument("--games", type=positive_int, default=400, help="training games")
     p.add_argument("--positions", type=positive_int, default=8_000, help="training positions kept")
     p.add_argument(
@@ -107,12 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", nargs="?", default="othello")
     p.add_argument("--games", type=positive_int, default=100, help="fresh games")
     p.add_argument("--neurons", type=positive_int, default=16, help="explained neurons ablated")
-    p.add_argument(
-        "--layers",
-        type=comma_separated(non_negative_int),
-        default=None,
-        help="comma-separated layers (default: every shipped layer)",
-    )
+    add_layers(p, "every shipped layer")
     p.add_argument("--seed", type=non_negative_int, default=0, help="which neurons are ablated")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_validate)

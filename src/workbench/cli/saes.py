@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from workbench import paths
 from workbench.cli.flags import (
+    add_layers,
     comma_separated,
     non_negative_float,
     non_negative_int,
@@ -349,12 +350,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("transcoders", help="train per-layer (skip) transcoders and ship them")
     p.add_argument("model", nargs="?", default="othello")
-    p.add_argument(
-        "--layers",
-        type=comma_separated(non_negative_int),
-        default=None,
-        help="comma-separated (default: all)",
-    )
+    add_layers(p, "all")
     p.add_argument("--expansion", type=positive_int, default=8)
     p.add_argument("--l1", type=non_negative_float, default=3e-3)
     p.add_argument("--lr", type=positive_float, default=1e-3)
