@@ -299,13 +299,14 @@ def harvest_to_disk(
     folder: str | Path,
     *,
     shard_games: int = 1024,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     dtype: torch.dtype = torch.float16,
     progress: bool = True,
 ) -> Path:
     """Write activations and labels as safetensors shards of ``shard_games`` games each.
 
-    Memory holds one shard at a time. ``load_shards`` reads them back.
+    Memory holds one shard at a time, each harvested as ``harvest`` batches it (no
+    ``batch_size``: its memory-bounded default). ``load_shards`` reads them back.
     """
     folder = Path(folder)
     names = _requested_hooks(model, hooks)
