@@ -152,11 +152,16 @@ def test_a_runs_folder_refuses_units_of_another_experiment(tmp_path):
 
 
 def test_an_unstamped_runs_folder_dates_from_its_record(tmp_path):
+    import time
+
     from workbench.backdoors.experiment import claim_runs
 
     out = tmp_path / "experiment.json"
     out.write_text(json.dumps({"record": {"date": "2026-12-06 14:49 UTC - 2026-12-06 16:21 UTC"}}))
-    assert claim_runs(tmp_path / "runs", {"x": 1}, out=out) == "2026-12-06 14:49 UTC"
+    (tmp_path / "old" / "seed-0").mkdir(parents=True)
+    assert claim_runs(tmp_path / "old", {"x": 1}, out=out) == "2026-12-06 14:49 UTC"
+    # an empty (or new) folder starts a new experiment, whatever record is at --out
+    assert claim_runs(tmp_path / "new", {"x": 1}, out=out).startswith(time.strftime("%Y-"))
 
 
 def test_a_folder_digest_sees_names_and_bytes(tmp_path):

@@ -107,8 +107,8 @@ def claim_runs(runs: Path, identity: dict, *, out: Path | None = None) -> str:
     """Stamp ``runs`` with ``identity`` (what its units are made from), or check its stamp.
 
     Returns the date the folder's experiment first started. A stamp that differs raises
-    ``ExperimentError`` naming each difference. A folder without a stamp (made before
-    stamps) is stamped now, dated from ``out``'s record where one exists."""
+    ``ExperimentError`` naming each difference. A folder without a stamp is stamped now: if
+    it holds units (made before stamps), dated from ``out``'s record where one exists."""
     path = runs / RUNS_STAMP
     if path.exists():
         stamp = json.loads(path.read_text())
@@ -126,7 +126,8 @@ def claim_runs(runs: Path, identity: dict, *, out: Path | None = None) -> str:
             )
         return stamp["started"]
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    if out is not None and out.exists():  # resumed: the record dates from its first start
+    has_units = runs.is_dir() and any(runs.iterdir())
+    if has_units and out is not None and out.exists():  # resumed: dated from its first start
         started = json.loads(out.read_text())["record"]["date"].split(" - ")[0]
     write_json(path, {"identity": identity, "started": started})
     return started
