@@ -27,33 +27,24 @@ import argparse
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import torch
 from _timing import interleaved, load_average, parse_args, ratio, write_record
 
 from workbench.activations import harvest, resid_sites
+from workbench.memory import peak_resident_bytes, reset_peak, resident_bytes
 from workbench.models import load_model
 from workbench.othello import model_inputs, play_games
-
-
-def _status_bytes(field: str) -> int:
-    line = next(
-        x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field)
-    )
-    return int(line.split()[1]) * 1024
 
 
 def peak_over_result(model, games, sites, batch_size: int | None) -> dict:
     """Peak resident memory during one harvest, over the result's bytes (Linux only)."""
     harvest(model, games[:8], sites, batch_size=batch_size, progress=False)  # warm-up
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to now
-    except OSError:
+    if not reset_peak():
         return {"peak_over_result": None, "why": "/proc/self/clear_refs not writable"}
-    before = _status_bytes("VmRSS:")
+    before = resident_bytes()
     acts = harvest(model, games, sites, batch_size=batch_size, progress=False)
-    peak = _status_bytes("VmHWM:") - before
+    peak = peak_resident_bytes() - before
     result = sum(a.numel() * a.element_size() for a in acts.acts.values())
     return {
         "result_mb": round(result / 2**20, 1),

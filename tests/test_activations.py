@@ -164,19 +164,17 @@ from workbench.activations import harvest, harvest_batches, resid_sites
 from workbench.othello import play_games
 torch.set_num_threads(1)
 model, games = tiny_model(), play_games(n_games=2000, rng=0)
+from workbench.memory import peak_resident_bytes, reset_peak, resident_bytes
 harvest(model, games[:8], resid_sites(model), progress=False)  # warm up, then measure
-def status(field):
-    line = [l for l in open("/proc/self/status") if l.startswith(field)][0]
-    return int(line.split()[1]) * 1024
-open("/proc/self/clear_refs", "w").write("5")  # reset the peak resident size
-before = status("VmRSS:")
+assert reset_peak(), "cannot reset the peak resident size here"
+before = resident_bytes()
 if {lean}:
     acts = harvest(model, games, resid_sites(model), batch_size=64, progress=False).acts
 else:  # the old way: keep the batches, concatenate them
     parts = list(harvest_batches(model, games, resid_sites(model), batch_size=64, progress=False))
     acts = {{k: torch.cat([p[k] for p in parts]) for k in parts[0]}}
 result = sum(a.numel() * a.element_size() for a in acts.values())
-print(json.dumps({{"peak": status("VmHWM:") - before, "result": result}}))
+print(json.dumps({{"peak": peak_resident_bytes() - before, "result": result}}))
 """
 
 
