@@ -149,6 +149,9 @@ def test_a_runs_folder_refuses_units_of_another_experiment(tmp_path):
     assert "stage_steps" not in str(err.value) and "--runs" in str(err.value)
     with pytest.raises(ExperimentError, match="stage_steps: 100 there, 500 here"):
         claim_runs(tmp_path, identity | {"stage_steps": 500})
+    (tmp_path / RUNS_STAMP).write_text('{"identity": ')  # cut short
+    with pytest.raises(ExperimentError, match="stamp .* not valid JSON"):
+        claim_runs(tmp_path, identity)
 
 
 def test_an_unstamped_runs_folder_dates_from_its_record(tmp_path):

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from workbench.backdoors.domains import ExperimentError, StageStopped, domain_for
 from workbench.backdoors.relearn import RelearnConfig, relearn
 from workbench.backdoors.verdict import StageEvidence, VerdictRule, verdict
-from workbench.models.io import write_json
+from workbench.models.io import read_json, write_json
 from workbench.provenance import fingerprint, hardware
 
 # stage -> the stage whose weights it starts from
@@ -111,7 +111,7 @@ def claim_runs(runs: Path, identity: dict, *, out: Path | None = None) -> str:
     it holds units (made before stamps), dated from ``out``'s record where one exists."""
     path = runs / RUNS_STAMP
     if path.exists():
-        stamp = json.loads(path.read_text())
+        stamp = read_json(path, error=ExperimentError, what="The runs folder's stamp")
         differ = [
             f"{key}: {stamp['identity'].get(key)} there, {value} here"
             for key, value in identity.items()
