@@ -28,11 +28,14 @@ stamp's first start.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
@@ -41,6 +44,9 @@ from workbench.backdoors.relearn import RelearnConfig, relearn
 from workbench.backdoors.verdict import StageEvidence, VerdictRule, verdict
 from workbench.models.io import read_json, write_json
 from workbench.provenance import fingerprint, hardware
+
+if TYPE_CHECKING:
+    from workbench.backdoors.inside import Stage0
 
 # stage -> the stage whose weights it starts from
 STAGES: dict[str, str] = {
@@ -196,7 +202,7 @@ class Experiment:
 
         return _unit(path, make)
 
-    def _measure(self, path: Path, folder: Path, seed: int, ref) -> dict:
+    def _measure(self, path: Path, folder: Path, seed: int, ref: Callable[[], Stage0]) -> dict:
         from workbench.backdoors.inside import measure_inside
 
         def make():
@@ -204,7 +210,7 @@ class Experiment:
             return {
                 "fingerprint": fingerprint(model),
                 "behaviour": self.domain.behaviour(model),
-                "inside": measure_inside(self.domain, model, ref, seed),
+                "inside": measure_inside(self.domain, model, ref(), seed),
             }
 
         return _unit(path, make)
@@ -237,7 +243,11 @@ class Experiment:
 
         stages = _needed(self.cfg.stages)
         for seed in tqdm(self.cfg.seeds, desc="seeds"):
-            ref = stage0_reference(self.domain, self.m0, self.monitors, seed)
+            # made once per seed, and only if a measurement is still to be made: a record
+            # written from saved units (seeds run as separate processes) needs none
+            ref = functools.cache(
+                functools.partial(stage0_reference, self.domain, self.m0, self.monitors, seed)
+            )
             folder = self.runs / f"seed-{seed}"
             entry = self.record.setdefault(seed, {"stages": {}})
             base = self._relearn(
