@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 from workbench.backdoors.domains import ExperimentError, StageStopped, domain_for
 from workbench.backdoors.relearn import RelearnConfig, relearn
 from workbench.backdoors.verdict import StageEvidence, VerdictRule, verdict
-from workbench.models.io import read_json, write_json
+from workbench.models.io import read_json, shown_path, write_json
 from workbench.provenance import fingerprint, hardware
 
 if TYPE_CHECKING:
@@ -229,7 +229,11 @@ class Experiment:
         if not done.exists():
             clock, wall = time.process_time(), time.perf_counter()
             finish_stage(self.domain.train(cfg), done, clock, wall)
-        info = json.loads(done.read_text()) | {"train_config": cfg.to_dict()}
+        config = cfg.to_dict()
+        for key in ("init_from", "monitor"):  # as the record shows them: naming no machine
+            if config.get(key):
+                config[key] = shown_path(Path(config[key]))
+        info = json.loads(done.read_text()) | {"train_config": config}
         return out_dir / "best", info
 
     def _probe_folder(self) -> Path:
