@@ -134,7 +134,8 @@ def claim_runs(runs: Path, identity: dict, *, out: Path | None = None) -> str:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     has_units = runs.is_dir() and any(runs.iterdir())
     if has_units and out is not None and out.exists():  # resumed: dated from its first start
-        started = json.loads(out.read_text())["record"]["date"].split(" - ")[0]
+        record = read_json(out, error=ExperimentError, what="The experiment record")
+        started = record["record"]["date"].split(" - ")[0]
     write_json(path, {"identity": identity, "started": started})
     return started
 
